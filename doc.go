@@ -1,0 +1,2 @@
+// Package nsqpub is a standard-library-only NSQ producer.
+package nsqpub

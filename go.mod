@@ -1,0 +1,3 @@
+module github.com/nsqpub/nsqpub
+
+go 1.26

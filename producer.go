@@ -1,0 +1,355 @@
+package nsqpub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Errors a publish can end with besides validation and *ServerError.
+var (
+	// ErrNotConnected means the command was not executed by nsqd: the
+	// connection could not be made, or it ended before the command was
+	// written, or nsqd closed it after an earlier command's error. The same
+	// meaning as go-nsq's; the wrapping error says which.
+	ErrNotConnected = errors.New("not connected")
+	// ErrStopped means the Producer was stopped.
+	ErrStopped = errors.New("stopped")
+	// ErrUnknownOutcome means the command was written but the connection
+	// ended (or the caller's context did) before nsqd answered: the message
+	// may or may not have been queued.
+	ErrUnknownOutcome = errors.New("outcome unknown: written but not answered")
+)
+
+// ProducerTransaction is the result of an asynchronous publish, sent on the
+// done channel given to PublishAsync and the like. Error is nil when nsqd
+// answered OK; Args are the arguments passed to the publish call.
+type ProducerTransaction struct {
+	cmd      command
+	doneChan chan *ProducerTransaction
+	state    atomic.Uint32        // txQueued, txTaken or txAbandoned
+	next     *ProducerTransaction // the next member of a merged MPUB
+	Error    error
+	Args     []interface{}
+}
+
+// Transaction states: a queued transaction is either taken by the writer
+// (and will be completed) or abandoned by its caller's context (and will be
+// skipped), whichever comes first.
+const (
+	txQueued uint32 = iota
+	txTaken
+	txAbandoned
+)
+
+// take claims a queued transaction for writing or failing.
+func (t *ProducerTransaction) take() bool { return t.state.CompareAndSwap(txQueued, txTaken) }
+
+// abandon claims a queued transaction for its caller, who gave up.
+func (t *ProducerTransaction) abandon() bool { return t.state.CompareAndSwap(txQueued, txAbandoned) }
+
+// finish completes t and the transactions merged behind it with err.
+func (t *ProducerTransaction) finish(err error) {
+	for t != nil {
+		next := t.next
+		t.next = nil
+		t.Error = err
+		if t.doneChan != nil {
+			t.doneChan <- t
+		}
+		t = next
+	}
+}
+
+// txPool recycles the transactions of synchronous publishes, each with its
+// own one-slot done channel.
+var txPool = sync.Pool{New: func() any {
+	t := &ProducerTransaction{}
+	t.doneChan = make(chan *ProducerTransaction, 1)
+	return t
+}}
+
+// Producer publishes messages to one nsqd. It connects lazily on the first
+// publish and reconnects on the next publish after the connection dies. All
+// methods are safe for concurrent use. Publish calls from many goroutines
+// share one connection and are written together.
+type Producer struct {
+	addr string
+	cfg  Config
+	lim  limits
+	log  *logState
+
+	dialCtx    context.Context // cancelled by Stop
+	cancelDial context.CancelFunc
+
+	mu      sync.Mutex
+	conn    *conn        // the live connection, or nil
+	dialing *dialAttempt // the dial in progress, or nil
+	stopped bool
+	dials   sync.WaitGroup // dial goroutines
+
+	stopOnce sync.Once
+}
+
+// dialAttempt is one dial shared by every publisher that needs a connection
+// while it runs. c and err are set before done is closed.
+type dialAttempt struct {
+	done chan struct{}
+	c    *conn
+	err  error
+}
+
+// NewProducer returns a Producer for the nsqd TCP address addr ("host:port").
+// It copies config (nil is an error; &Config{} means every default) and
+// validates it, returning an error wrapping ErrInvalidConfig. It does not
+// connect: that happens on the first publish or Ping.
+func NewProducer(addr string, config *Config) (*Producer, error) {
+	if err := config.Validate(); err != nil {
+		return nil, err
+	}
+	if addr == "" {
+		return nil, fmt.Errorf("%w: empty nsqd address", ErrInvalidConfig)
+	}
+	p := &Producer{addr: addr, cfg: *config, log: &logState{}}
+	p.cfg.setDefaults()
+	p.lim = limits{maxMsgSize: p.cfg.MaxMsgSize, maxBodySize: p.cfg.MaxBodySize, maxDeferDelay: p.cfg.MaxDeferDelay}
+	p.log.prefix = "(" + addr + ")"
+	p.dialCtx, p.cancelDial = context.WithCancel(context.Background())
+	return p, nil
+}
+
+// String returns the nsqd address the Producer publishes to.
+func (p *Producer) String() string { return p.addr }
+
+// Publish publishes body to topic and waits for nsqd's answer. It returns nil
+// only when nsqd answered OK. Errors: a validation error (ErrInvalidTopic,
+// ErrEmptyBody, ErrMessageTooLarge) before anything is sent; *ServerError
+// when nsqd rejected it; ErrNotConnected (wrapped) when it was not executed;
+// ErrUnknownOutcome (wrapped) when the connection ended before the answer;
+// ErrStopped after Stop. body must not be modified until Publish returns.
+func (p *Producer) Publish(topic string, body []byte) error {
+	return p.PublishContext(context.Background(), topic, body)
+}
+
+// PublishContext is Publish bounded by ctx. If ctx ends before the command
+// is written, the command is never sent and ctx.Err() is returned; if it
+// ends after, the returned error wraps both ErrUnknownOutcome and ctx.Err().
+func (p *Producer) PublishContext(ctx context.Context, topic string, body []byte) error {
+	return p.do(ctx, command{kind: cmdPUB, topic: topic, body: body})
+}
+
+// MultiPublish publishes every body to topic in one MPUB and waits for
+// nsqd's answer, which covers them all: nsqd queues all or none. Besides
+// Publish's errors it returns ErrEmptyBatch and ErrBatchTooLarge. The slices
+// must not be modified until it returns.
+func (p *Producer) MultiPublish(topic string, body [][]byte) error {
+	return p.MultiPublishContext(context.Background(), topic, body)
+}
+
+// MultiPublishContext is MultiPublish bounded by ctx, as PublishContext.
+func (p *Producer) MultiPublishContext(ctx context.Context, topic string, body [][]byte) error {
+	return p.do(ctx, command{kind: cmdMPUB, topic: topic, bodies: body})
+}
+
+// DeferredPublish publishes body to topic to be delivered after delay
+// (0 to MaxDeferDelay, sent in whole milliseconds) and waits for nsqd's
+// answer. Besides Publish's errors it returns ErrInvalidDelay.
+func (p *Producer) DeferredPublish(topic string, delay time.Duration, body []byte) error {
+	return p.DeferredPublishContext(context.Background(), topic, delay, body)
+}
+
+// DeferredPublishContext is DeferredPublish bounded by ctx, as PublishContext.
+func (p *Producer) DeferredPublishContext(ctx context.Context, topic string, delay time.Duration, body []byte) error {
+	return p.do(ctx, command{kind: cmdDPUB, topic: topic, delay: delay, body: body})
+}
+
+// PublishAsync queues body for topic and returns without waiting for nsqd.
+// The result arrives on doneChan as a *ProducerTransaction carrying args; a
+// nil doneChan drops it. doneChan must be received from: a full doneChan
+// holds up the connection's reader. It blocks while MaxQueued publishes are
+// already waiting. It returns validation errors, connection errors and
+// ErrStopped directly, and then nothing is sent on doneChan. body must not
+// be modified until the result arrives.
+func (p *Producer) PublishAsync(topic string, body []byte, doneChan chan *ProducerTransaction, args ...interface{}) error {
+	return p.doAsync(command{kind: cmdPUB, topic: topic, body: body}, doneChan, args)
+}
+
+// MultiPublishAsync is MultiPublish with the result sent on doneChan, as
+// PublishAsync.
+func (p *Producer) MultiPublishAsync(topic string, body [][]byte, doneChan chan *ProducerTransaction, args ...interface{}) error {
+	return p.doAsync(command{kind: cmdMPUB, topic: topic, bodies: body}, doneChan, args)
+}
+
+// DeferredPublishAsync is DeferredPublish with the result sent on doneChan,
+// as PublishAsync.
+func (p *Producer) DeferredPublishAsync(topic string, delay time.Duration, body []byte, doneChan chan *ProducerTransaction, args ...interface{}) error {
+	return p.doAsync(command{kind: cmdDPUB, topic: topic, delay: delay, body: body}, doneChan, args)
+}
+
+// Ping connects if not connected and writes a NOP, as go-nsq's Ping does. It
+// returns the connection or write error, or ErrStopped.
+func (p *Producer) Ping() error {
+	return p.PingContext(context.Background())
+}
+
+// PingContext is Ping bounded by ctx.
+func (p *Producer) PingContext(ctx context.Context) error {
+	return p.run(ctx, command{kind: cmdNOP})
+}
+
+// do validates a publish and runs it.
+func (p *Producer) do(ctx context.Context, cmd command) error {
+	if err := p.lim.check(&cmd); err != nil {
+		return err
+	}
+	return p.run(ctx, cmd)
+}
+
+// run sends cmd on a pooled transaction and waits for its result or ctx.
+func (p *Producer) run(ctx context.Context, cmd command) error {
+	t := txPool.Get().(*ProducerTransaction)
+	t.cmd = cmd
+	if err := p.enqueue(ctx, t); err != nil {
+		t.cmd = command{}
+		txPool.Put(t)
+		return err
+	}
+	select {
+	case <-t.doneChan:
+		err := t.Error
+		*t = ProducerTransaction{doneChan: t.doneChan}
+		txPool.Put(t)
+		return err
+	case <-ctx.Done():
+		if t.abandon() {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())
+	}
+}
+
+// doAsync validates a publish and queues it with doneChan.
+func (p *Producer) doAsync(cmd command, doneChan chan *ProducerTransaction, args []interface{}) error {
+	if err := p.lim.check(&cmd); err != nil {
+		return err
+	}
+	t := &ProducerTransaction{cmd: cmd, doneChan: doneChan, Args: args}
+	return p.enqueue(context.Background(), t)
+}
+
+// enqueue hands t to the connection's writer, connecting first if needed.
+// A connection that closes before taking t is replaced once, since t was
+// not sent.
+func (p *Producer) enqueue(ctx context.Context, t *ProducerTransaction) error {
+	for attempt := 0; ; attempt++ {
+		c, err := p.getConn(ctx)
+		if err != nil {
+			return err
+		}
+		err = c.send(ctx, t)
+		if err != errConnClosed || attempt == 2 {
+			if err == errConnClosed {
+				err = fmt.Errorf("%w: %w", ErrNotConnected, err)
+			}
+			return err
+		}
+	}
+}
+
+// getConn returns the live connection, or waits for a dial (starting one if
+// none is running). Every publisher waiting meanwhile shares that dial.
+func (p *Producer) getConn(ctx context.Context) (*conn, error) {
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		return nil, ErrStopped
+	}
+	if c := p.conn; c != nil {
+		p.mu.Unlock()
+		return c, nil
+	}
+	a := p.dialing
+	if a == nil {
+		a = &dialAttempt{done: make(chan struct{})}
+		p.dialing = a
+		p.dials.Add(1)
+		go p.dial(a)
+	}
+	p.mu.Unlock()
+	select {
+	case <-a.done:
+		return a.c, a.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// dial runs one dial attempt and publishes its result.
+func (p *Producer) dial(a *dialAttempt) {
+	defer p.dials.Done()
+	p.log.printf(LogLevelDebug, "connecting")
+	c, err := dialConn(p.dialCtx, p.addr, &p.cfg, p.log, p.connExited)
+	p.mu.Lock()
+	p.dialing = nil
+	if err == nil && p.stopped {
+		p.mu.Unlock()
+		c.fail(ErrStopped)
+		<-c.exited
+		c, err = nil, ErrStopped
+		p.mu.Lock()
+	}
+	if err == nil {
+		p.conn = c
+	} else {
+		p.log.printf(LogLevelError, "connect failed: %v", err)
+	}
+	a.c, a.err = c, err
+	close(a.done)
+	p.mu.Unlock()
+}
+
+// connExited forgets a connection once it has closed.
+func (p *Producer) connExited(c *conn) {
+	p.mu.Lock()
+	if p.conn == c {
+		p.conn = nil
+	}
+	p.mu.Unlock()
+}
+
+// Stop stops the Producer: later publishes return ErrStopped; publishes
+// already queued or in flight are written and get nsqd's answer, for up to
+// Config.StopTimeout (default 5s), after which they fail with an error
+// wrapping ErrStopped. Stop then closes the connection and returns once no
+// goroutine of the Producer is left. It is safe to call more than once and
+// concurrently with publishes.
+func (p *Producer) Stop() {
+	p.stopOnce.Do(func() {
+		p.mu.Lock()
+		p.stopped = true
+		c := p.conn
+		p.mu.Unlock()
+		p.cancelDial()
+		p.dials.Wait()
+		if c != nil {
+			c.stop()
+			<-c.exited
+		}
+		p.log.printf(LogLevelInfo, "stopped")
+	})
+}
+
+// AuthInfo returns nsqd's reply to AUTH on the current connection, or nil if
+// there is no connection or nsqd did not require AUTH.
+func (p *Producer) AuthInfo() *AuthInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn == nil || p.conn.auth == nil {
+		return nil
+	}
+	info := *p.conn.auth
+	return &info
+}

@@ -1,0 +1,128 @@
+package nsqpub
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// magicV2 is the protocol magic a client writes right after connecting.
+const magicV2 = "  V2"
+
+// Frame types sent by nsqd.
+const (
+	frameTypeResponse int32 = 0
+	frameTypeError    int32 = 1
+	frameTypeMessage  int32 = 2
+)
+
+// maxFrameSize bounds the frames nsqd may send a producer. A producer only
+// ever receives short replies (OK, heartbeats, error strings, the IDENTIFY
+// and AUTH JSON), so anything larger means a broken or foreign server — for
+// example the HTTP port, whose "HTTP/1.1" reads as a size of 1.2 GB.
+const maxFrameSize = 1 << 20
+
+var (
+	frameOK        = []byte("OK")
+	frameHeartbeat = []byte("_heartbeat_")
+)
+
+// ErrProtocol is wrapped by every error caused by bytes from the server that
+// do not follow the NSQ protocol (a frame too large or too small, an unknown
+// frame type, an unexpected reply). The connection is closed when it occurs.
+var ErrProtocol = errors.New("nsqpub: protocol error")
+
+// ServerError is an error frame sent by nsqd, such as
+// "E_BAD_TOPIC PUB topic name "a:b" is not valid". nsqd closes the connection
+// after every error it sends a producer. Use errors.As to inspect it.
+type ServerError struct {
+	// Code is the error code, for example "E_BAD_MESSAGE".
+	Code string
+	// Message is the rest of the frame, for example "PUB message too big 101 > 100".
+	Message string
+}
+
+// Error returns the frame as nsqd sent it, prefixed with "nsqd: ".
+func (e *ServerError) Error() string {
+	if e.Message == "" {
+		return "nsqd: " + e.Code
+	}
+	return "nsqd: " + e.Code + " " + e.Message
+}
+
+// parseServerError splits an error frame's data into code and message.
+// nsqd v1.3.0 repeats the code for a bad MPUB topic ("E_BAD_TOPIC E_BAD_TOPIC
+// MPUB ..."); the repetition is dropped.
+func parseServerError(data []byte) *ServerError {
+	code, msg, _ := bytes.Cut(data, []byte(" "))
+	if len(msg) > len(code) && bytes.HasPrefix(msg, code) && msg[len(code)] == ' ' {
+		msg = msg[len(code)+1:]
+	}
+	return &ServerError{Code: string(code), Message: string(msg)}
+}
+
+// readFrame reads one frame from r into buf, growing it as needed, and returns
+// the frame type and its data, which aliases buf. Frames whose size is below 4
+// or above max are rejected with an error wrapping ErrProtocol before any
+// allocation.
+func readFrame(r io.Reader, buf []byte, max int) (typ int32, data, newBuf []byte, err error) {
+	var hdr [8]byte
+	if _, err = io.ReadFull(r, hdr[:4]); err != nil {
+		return 0, nil, buf, err
+	}
+	size := binary.BigEndian.Uint32(hdr[:4])
+	if size < 4 || size > uint32(max)+4 {
+		return 0, nil, buf, fmt.Errorf("%w: frame size %d out of range 4-%d (is this an nsqd TCP port?)", ErrProtocol, size, max+4)
+	}
+	if _, err = io.ReadFull(r, hdr[4:8]); err != nil {
+		return 0, nil, buf, unexpectedEOF(err)
+	}
+	typ = int32(binary.BigEndian.Uint32(hdr[4:8]))
+	n := int(size) - 4
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	data = buf[:n]
+	if _, err = io.ReadFull(r, data); err != nil {
+		return 0, nil, buf, unexpectedEOF(err)
+	}
+	return typ, data, buf, nil
+}
+
+// unexpectedEOF turns an EOF in the middle of a frame into io.ErrUnexpectedEOF.
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// appendFrame appends a frame as nsqd would send it. It is used by tests and
+// fake servers.
+func appendFrame(dst []byte, typ int32, data []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(data)+4))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(typ))
+	return append(dst, data...)
+}
+
+// identifyResponse is the part of nsqd's IDENTIFY reply a producer uses.
+type identifyResponse struct {
+	Version       string `json:"version"`
+	TLSv1         bool   `json:"tls_v1"`
+	Deflate       bool   `json:"deflate"`
+	DeflateLevel  int    `json:"deflate_level"`
+	Snappy        bool   `json:"snappy"`
+	AuthRequired  bool   `json:"auth_required"`
+	MaxRdyCount   int64  `json:"max_rdy_count"`
+	MaxMsgTimeout int64  `json:"max_msg_timeout"`
+}
+
+// AuthInfo is nsqd's reply to AUTH: who the secret identifies and how many
+// permissions the auth server granted.
+type AuthInfo struct {
+	Identity        string `json:"identity"`
+	IdentityURL     string `json:"identity_url"`
+	PermissionCount int64  `json:"permission_count"`
+}
