@@ -68,7 +68,10 @@ func parseServerError(data []byte) *ServerError {
 // or above max are rejected with an error wrapping ErrProtocol before any
 // allocation.
 func readFrame(r io.Reader, buf []byte, max int) (typ int32, data, newBuf []byte, err error) {
-	var hdr [8]byte
+	if cap(buf) < 8 {
+		buf = make([]byte, 0, 64)
+	}
+	hdr := buf[:8]
 	if _, err = io.ReadFull(r, hdr[:4]); err != nil {
 		return 0, nil, buf, err
 	}
@@ -82,7 +85,7 @@ func readFrame(r io.Reader, buf []byte, max int) (typ int32, data, newBuf []byte
 	typ = int32(binary.BigEndian.Uint32(hdr[4:8]))
 	n := int(size) - 4
 	if cap(buf) < n {
-		buf = make([]byte, n)
+		buf = make([]byte, 0, n)
 	}
 	data = buf[:n]
 	if _, err = io.ReadFull(r, data); err != nil {

@@ -1,0 +1,566 @@
+package nsqpub
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCommandBytes(t *testing.T) {
+	tests := []struct {
+		name string
+		cmd  command
+		want string
+	}{
+		{"PUB", command{kind: cmdPUB, topic: "t", body: []byte("hello")}, "PUB t\n\x00\x00\x00\x05hello"},
+		{"DPUB", command{kind: cmdDPUB, topic: "t", delay: 1500 * time.Millisecond, body: []byte("x")}, "DPUB t 1500\n\x00\x00\x00\x01x"},
+		{"DPUB zero", command{kind: cmdDPUB, topic: "t", body: []byte("x")}, "DPUB t 0\n\x00\x00\x00\x01x"},
+		{"MPUB", command{kind: cmdMPUB, topic: "t", bodies: [][]byte{[]byte("a"), []byte("bc")}},
+			"MPUB t\n\x00\x00\x00\x0f\x00\x00\x00\x02\x00\x00\x00\x01a\x00\x00\x00\x02bc"},
+		{"NOP", command{kind: cmdNOP}, "NOP\n"},
+		{"AUTH", command{kind: cmdAUTH, body: []byte("s3")}, "AUTH\n\x00\x00\x00\x02s3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(tt.cmd.appendTo(nil)); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	// nsqd's own test: 11 messages of 100 bytes make an MPUB body of 1148.
+	bodies := make([][]byte, 11)
+	for i := range bodies {
+		bodies[i] = make([]byte, 100)
+	}
+	if n := mpubBodySize(bodies); n != 1148 {
+		t.Errorf("mpubBodySize = %d, want 1148", n)
+	}
+}
+
+func TestReadFrame(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		typ     int32
+		data    string
+		wantErr error
+	}{
+		{"ok", "\x00\x00\x00\x06\x00\x00\x00\x00OK", 0, "OK", nil},
+		{"error", string(appendFrame(nil, 1, []byte("E_INVALID x"))), 1, "E_INVALID x", nil},
+		{"empty data", "\x00\x00\x00\x04\x00\x00\x00\x00", 0, "", nil},
+		{"size below 4", "\x00\x00\x00\x03\x00\x00\x00", 0, "", ErrProtocol},
+		{"size huge", "\x7f\xff\xff\xff\x00\x00\x00\x00", 0, "", ErrProtocol},
+		{"HTTP reply", "HTTP/1.1 400 Bad Request\r\n\r\n", 0, "", ErrProtocol},
+		{"eof", "", 0, "", io.EOF},
+		{"eof in header", "\x00\x00\x00\x06\x00\x00", 0, "", io.ErrUnexpectedEOF},
+		{"eof in data", "\x00\x00\x00\x06\x00\x00\x00\x00O", 0, "", io.ErrUnexpectedEOF},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			typ, data, _, err := readFrame(strings.NewReader(tt.in), nil, 1024)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && (typ != tt.typ || string(data) != tt.data) {
+				t.Fatalf("got (%d, %q), want (%d, %q)", typ, data, tt.typ, tt.data)
+			}
+		})
+	}
+}
+
+func FuzzReadFrame(f *testing.F) {
+	f.Add([]byte("\x00\x00\x00\x06\x00\x00\x00\x00OK"))
+	f.Add(appendFrame(nil, 1, []byte("E_BAD_TOPIC E_BAD_TOPIC MPUB topic name \"a:b\" is not valid")))
+	f.Add(appendFrame(appendFrame(nil, 0, []byte("_heartbeat_")), 0, []byte("OK")))
+	f.Add([]byte("HTTP/1.1 400 Bad Request\r\n"))
+	f.Add([]byte("\xff\xff\xff\xff\x00\x00\x00\x02"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r := bytes.NewReader(in)
+		var buf []byte
+		for {
+			typ, data, b, err := readFrame(r, buf, 256)
+			buf = b
+			if err != nil {
+				return
+			}
+			if len(data) > 256 || cap(buf) > 256 {
+				t.Fatalf("frame of %d bytes (buffer %d) exceeds the limit", len(data), cap(buf))
+			}
+			if typ == frameTypeError {
+				if e := parseServerError(data); e.Code == "" && len(data) > 0 && data[0] != ' ' {
+					t.Fatalf("no code parsed from %q", data)
+				}
+			}
+		}
+	})
+}
+
+func TestParseServerError(t *testing.T) {
+	tests := []struct{ in, code, msg string }{
+		{"E_BAD_MESSAGE PUB message too big 101 > 100", "E_BAD_MESSAGE", "PUB message too big 101 > 100"},
+		{`E_BAD_TOPIC E_BAD_TOPIC MPUB topic name "a:b" is not valid`, "E_BAD_TOPIC", `MPUB topic name "a:b" is not valid`},
+		{"E_INVALID", "E_INVALID", ""},
+		{"E_INVALID invalid command ", "E_INVALID", "invalid command "},
+	}
+	for _, tt := range tests {
+		e := parseServerError([]byte(tt.in))
+		if e.Code != tt.code || e.Message != tt.msg {
+			t.Errorf("parse %q = (%q, %q), want (%q, %q)", tt.in, e.Code, e.Message, tt.code, tt.msg)
+		}
+	}
+}
+
+// TestWriteBatchMerges pins natural batching: consecutive PUBs to one topic
+// become one MPUB; other commands and topics keep their place and order.
+func TestWriteBatchMerges(t *testing.T) {
+	cfg := NewConfig()
+	var out bytes.Buffer
+	c := &conn{cfg: cfg, bw: bufio.NewWriter(&out), pending: make(chan *ProducerTransaction, 16), dying: make(chan struct{})}
+	tx := func(cmd command) *ProducerTransaction { return &ProducerTransaction{cmd: cmd} }
+	pub := func(topic, body string) *ProducerTransaction {
+		return tx(command{kind: cmdPUB, topic: topic, body: []byte(body)})
+	}
+	abandoned := pub("a", "gone")
+	abandoned.abandon()
+	c.batch = []*ProducerTransaction{
+		pub("a", "x"), pub("a", "yz"), abandoned, pub("a", "w"),
+		pub("b", "q"),
+		tx(command{kind: cmdDPUB, topic: "a", delay: time.Second, body: []byte("d")}),
+		pub("a", "last"),
+	}
+	if err := c.writeBatch(); err != nil {
+		t.Fatal(err)
+	}
+	want := "MPUB a\n" + be32(4+5+6+5) + be32(3) + be32(1) + "x" + be32(2) + "yz" + be32(1) + "w" +
+		pubBytes("b", "q") +
+		"DPUB a 1000\n" + be32(1) + "d" +
+		pubBytes("a", "last")
+	if got := out.String(); got != want {
+		t.Fatalf("wrote\n%q\nwant\n%q", got, want)
+	}
+	if n := len(c.pending); n != 4 {
+		t.Fatalf("%d commands in flight, want 4", n)
+	}
+	// One OK completes the three merged publishes.
+	done := make(chan *ProducerTransaction, 8)
+	head := <-c.pending
+	for u := head; u != nil; u = u.next {
+		u.doneChan = done
+	}
+	head.finish(nil)
+	if len(done) != 3 {
+		t.Fatalf("merged MPUB completed %d publishes, want 3", len(done))
+	}
+}
+
+// TestWriteBatchSplitsAtMaxBodySize checks merged MPUBs stay within MaxBodySize.
+func TestWriteBatchSplitsAtMaxBodySize(t *testing.T) {
+	cfg := NewConfig()
+	cfg.MaxBodySize = 4 + 2*(4+10)
+	var out bytes.Buffer
+	c := &conn{cfg: cfg, bw: bufio.NewWriter(&out), pending: make(chan *ProducerTransaction, 16), dying: make(chan struct{})}
+	for i := 0; i < 5; i++ {
+		c.batch = append(c.batch, &ProducerTransaction{cmd: command{kind: cmdPUB, topic: "t", body: bytes.Repeat([]byte{'a' + byte(i)}, 10)}})
+	}
+	if err := c.writeBatch(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.pending); n != 3 {
+		t.Fatalf("%d commands, want 3 (2+2+1)", n)
+	}
+	if got := bytes.Count(out.Bytes(), []byte("MPUB t\n")); got != 2 {
+		t.Fatalf("%d MPUBs, want 2 (the last message goes as a PUB)", got)
+	}
+}
+
+func TestHandshakeBytes(t *testing.T) {
+	f := newFakeNSQD(t)
+	cfg := &Config{ClientID: "cid", Hostname: "host.example", UserAgent: "ua/1", HeartbeatInterval: 5 * time.Second}
+	p := newTestProducer(t, f.addr(), cfg)
+	errc := async(p.Ping)
+	c := f.accept()
+	c.expectMagic()
+	id := c.readIdentify()
+	want := map[string]any{"client_id": "cid", "hostname": "host.example", "user_agent": "ua/1",
+		"feature_negotiation": true, "heartbeat_interval": float64(5000), "tls_v1": false,
+		"snappy": false, "deflate": false}
+	for k, v := range want {
+		if id[k] != v {
+			t.Errorf("IDENTIFY %s = %v, want %v", k, id[k], v)
+		}
+	}
+	c.sendResponse(`{"version":"1.3.0","auth_required":false}`)
+	if got := string(c.readCommand()); got != "NOP\n" {
+		t.Fatalf("Ping wrote %q, want NOP", got)
+	}
+	if err := result(t, errc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHandshakeDefaults(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), &Config{})
+	errc := async(p.Ping)
+	c := f.accept()
+	c.expectMagic()
+	id := c.readIdentify()
+	if id["user_agent"] != "nsqpub/"+Version || id["heartbeat_interval"] != float64(30000) || id["hostname"] == "" {
+		t.Fatalf("IDENTIFY with a zero Config = %v", id)
+	}
+	c.sendResponse(`{}`)
+	c.readCommand()
+	if err := result(t, errc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPublishExactBytes(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), nil)
+	tests := []struct {
+		name string
+		call func() error
+		want string
+	}{
+		{"PUB", func() error { return p.Publish("topic", []byte("hello")) }, pubBytes("topic", "hello")},
+		{"MPUB", func() error { return p.MultiPublish("topic", [][]byte{[]byte("a"), []byte("bc")}) },
+			"MPUB topic\n" + be32(15) + be32(2) + be32(1) + "a" + be32(2) + "bc"},
+		{"DPUB", func() error { return p.DeferredPublish("topic", 2*time.Second, []byte("d")) },
+			"DPUB topic 2000\n" + be32(1) + "d"},
+		{"ephemeral", func() error { return p.Publish("x#ephemeral", []byte("e")) }, pubBytes("x#ephemeral", "e")},
+	}
+	var c *fakeConn
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errc := async(tt.call)
+			if c == nil {
+				c = f.acceptIdentified()
+			}
+			if got := string(c.readCommand()); got != tt.want {
+				t.Fatalf("wrote %q, want %q", got, tt.want)
+			}
+			c.sendOK()
+			if err := result(t, errc); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestHeartbeatAnsweredBetweenReplies(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), nil)
+	errc := async(func() error { return p.Publish("t", []byte("m")) })
+	c := f.acceptIdentified()
+	if got := string(c.readCommand()); got != pubBytes("t", "m") {
+		t.Fatalf("got %q", got)
+	}
+	c.sendResponse("_heartbeat_")
+	if got := string(c.readCommand()); got != "NOP\n" {
+		t.Fatalf("heartbeat answered with %q, want NOP", got)
+	}
+	c.sendResponse("_heartbeat_")
+	c.sendOK()
+	if err := result(t, errc); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(c.readCommand()); got != "NOP\n" {
+		t.Fatalf("second heartbeat answered with %q, want NOP", got)
+	}
+}
+
+func TestSplitFrames(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), nil)
+	errc := async(func() error { return p.Publish("t", []byte("m")) })
+	c := f.acceptIdentified()
+	c.readCommand()
+	frame := appendFrame(appendFrame(nil, frameTypeResponse, []byte("_heartbeat_")), frameTypeResponse, []byte("OK"))
+	for _, b := range frame {
+		c.write([]byte{b})
+	}
+	if err := result(t, errc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestErrorFrameFailsHeadOnly: the error frame fails the command it answers
+// with *ServerError; the commands pipelined behind it were not executed.
+func TestErrorFrameFailsHeadOnly(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), nil)
+	done := make(chan *ProducerTransaction, 3)
+	c := connect(t, f, p)
+	if err := p.PublishAsync("a", []byte("1"), done, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PublishAsync("b", []byte("2"), done, "second"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PublishAsync("c", []byte("3"), done, "third"); err != nil {
+		t.Fatal(err)
+	}
+	c.readCommandSkipNOP()
+	c.sendError("E_BAD_MESSAGE PUB message too big 2 > 1")
+	c.nc.Close()
+	got := map[string]error{}
+	for i := 0; i < 3; i++ {
+		tr := <-done
+		got[tr.Args[0].(string)] = tr.Error
+	}
+	var se *ServerError
+	if !errors.As(got["first"], &se) || se.Code != "E_BAD_MESSAGE" || se.Message != "PUB message too big 2 > 1" {
+		t.Fatalf("first: %v, want *ServerError E_BAD_MESSAGE", got["first"])
+	}
+	for _, k := range []string{"second", "third"} {
+		if !errors.Is(got[k], ErrNotConnected) || errors.As(got[k], &se) {
+			t.Fatalf("%s: %v, want ErrNotConnected and no *ServerError", k, got[k])
+		}
+	}
+	// The next publish reconnects.
+	errc := async(func() error { return p.Publish("a", []byte("again")) })
+	c2 := f.acceptIdentified()
+	if got := string(c2.readCommand()); got != pubBytes("a", "again") {
+		t.Fatalf("after reconnect wrote %q", got)
+	}
+	c2.sendOK()
+	if err := result(t, errc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEOFMidPipelineIsUnknownOutcome(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), nil)
+	errc := async(func() error { return p.Publish("t", []byte("m")) })
+	c := f.acceptIdentified()
+	c.readCommand()
+	c.nc.Close()
+	err := result(t, errc)
+	if !errors.Is(err, ErrUnknownOutcome) {
+		t.Fatalf("err = %v, want ErrUnknownOutcome", err)
+	}
+}
+
+func TestHostileFrames(t *testing.T) {
+	tests := []struct {
+		name  string
+		reply []byte
+	}{
+		{"huge size", []byte("\x7f\xff\xff\xff\x00\x00\x00\x00")},
+		{"size below 4", []byte("\x00\x00\x00\x01\x00")},
+		{"unknown frame type", appendFrame(nil, 7, []byte("OK"))},
+		{"message frame", appendFrame(nil, frameTypeMessage, []byte("0123456789abcdefghijklmnopqrstuvwxyz"))},
+		{"unexpected response", appendFrame(nil, frameTypeResponse, []byte("CLOSE_WAIT"))},
+		{"HTTP reply", []byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeNSQD(t)
+			p := newTestProducer(t, f.addr(), nil)
+			errc := async(func() error { return p.Publish("t", []byte("m")) })
+			c := f.acceptIdentified()
+			c.readCommand()
+			c.write(tt.reply)
+			err := result(t, errc)
+			if !errors.Is(err, ErrUnknownOutcome) || !errors.Is(err, ErrProtocol) {
+				t.Fatalf("err = %v, want ErrUnknownOutcome and ErrProtocol", err)
+			}
+			c.expectEOF()
+		})
+	}
+}
+
+// TestHTTPPort: pointing the producer at an HTTP server fails fast with a
+// protocol error, not a 1.2 GB allocation.
+func TestHTTPPort(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), nil)
+	errc := async(func() error { return p.Publish("t", []byte("m")) })
+	c := f.accept()
+	c.readN(4)
+	c.write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n400 Bad Request"))
+	err := result(t, errc)
+	if !errors.Is(err, ErrNotConnected) || !errors.Is(err, ErrProtocol) {
+		t.Fatalf("err = %v, want ErrNotConnected and ErrProtocol", err)
+	}
+}
+
+func TestIdentifyRejected(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), nil)
+	errc := async(p.Ping)
+	c := f.accept()
+	c.expectMagic()
+	c.readIdentify()
+	c.sendError("E_BAD_BODY IDENTIFY heartbeat interval (500) is invalid")
+	err := result(t, errc)
+	var se *ServerError
+	if !errors.As(err, &se) || se.Code != "E_BAD_BODY" || !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("err = %v, want ErrNotConnected wrapping *ServerError E_BAD_BODY", err)
+	}
+}
+
+func TestAuthRequiredWithoutSecret(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), nil)
+	errc := async(p.Ping)
+	c := f.accept()
+	c.expectMagic()
+	c.readIdentify()
+	c.sendResponse(`{"auth_required":true}`)
+	err := result(t, errc)
+	if err == nil || !strings.Contains(err.Error(), "AuthSecret") {
+		t.Fatalf("err = %v, want an error naming AuthSecret", err)
+	}
+}
+
+func TestAuth(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), &Config{AuthSecret: "s3cret"})
+	errc := async(p.Ping)
+	c := f.accept()
+	c.expectMagic()
+	c.readIdentify()
+	c.sendResponse(`{"auth_required":true}`)
+	if got := string(c.readCommand()); got != "AUTH\n"+be32(6)+"s3cret" {
+		t.Fatalf("AUTH bytes %q", got)
+	}
+	c.sendResponse(`{"identity":"alice","identity_url":"http://x/alice","permission_count":2}`)
+	c.readCommand()
+	if err := result(t, errc); err != nil {
+		t.Fatal(err)
+	}
+	if info := p.AuthInfo(); info == nil || info.Identity != "alice" || info.PermissionCount != 2 {
+		t.Fatalf("AuthInfo = %+v", info)
+	}
+}
+
+func TestAuthFailed(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), &Config{AuthSecret: "wrong"})
+	errc := async(p.Ping)
+	c := f.accept()
+	c.expectMagic()
+	c.readIdentify()
+	c.sendResponse(`{"auth_required":true}`)
+	c.readCommand()
+	c.sendError("E_AUTH_FAILED AUTH failed")
+	var se *ServerError
+	if err := result(t, errc); !errors.As(err, &se) || se.Code != "E_AUTH_FAILED" {
+		t.Fatalf("err = %v, want *ServerError E_AUTH_FAILED", err)
+	}
+}
+
+// TestContextBeforeWrite: a server that accepts and never answers cannot
+// hold PublishContext past its deadline, and the message is never sent.
+func TestContextBeforeWrite(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), &Config{DialTimeout: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := async(func() error { return p.PublishContext(ctx, "t", []byte("m")) })
+	c := f.accept()
+	c.expectMagic()
+	c.readIdentify()
+	cancel()
+	if err := result(t, errc); err != context.Canceled {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+// TestContextQueuedNotSent: a publish whose context ends while it waits in
+// the queue is skipped by the writer.
+func TestContextQueuedNotSent(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), &Config{MaxInFlight: 1})
+	first := async(func() error { return p.Publish("t", []byte("first")) })
+	c := f.acceptIdentified()
+	c.readCommand()
+	// The window of one is full: the next publishes wait in the queue.
+	ctx, cancel := context.WithCancel(context.Background())
+	second := async(func() error { return p.PublishContext(ctx, "t", []byte("second")) })
+	third := async(func() error { return p.Publish("t", []byte("third")) })
+	// The writer holds at most one of them while it waits for the window;
+	// cancel and answer until both the cancelled one and the third finish.
+	cancel()
+	c.sendOK()
+	if err := result(t, first); err != nil {
+		t.Fatal(err)
+	}
+	var sent []string
+	for len(sent) < 2 {
+		cmd := string(c.readCommandSkipNOP())
+		sent = append(sent, cmd)
+		c.sendOK()
+		if strings.Contains(cmd, "third") {
+			break
+		}
+	}
+	err2 := result(t, second)
+	if err3 := result(t, third); err3 != nil {
+		t.Fatal(err3)
+	}
+	wasSent := strings.Contains(strings.Join(sent, ""), "second")
+	switch {
+	case err2 == context.Canceled && wasSent:
+		t.Fatal("cancelled publish returned context.Canceled but was sent")
+	case err2 == nil && !wasSent:
+		t.Fatal("publish succeeded without being sent")
+	case err2 != nil && err2 != context.Canceled && !errors.Is(err2, ErrUnknownOutcome):
+		t.Fatalf("second: %v", err2)
+	}
+}
+
+func TestContextAfterWriteIsUnknown(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := async(func() error { return p.PublishContext(ctx, "t", []byte("m")) })
+	c := f.acceptIdentified()
+	c.readCommand()
+	cancel()
+	err := result(t, errc)
+	if !errors.Is(err, ErrUnknownOutcome) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want ErrUnknownOutcome and context.Canceled", err)
+	}
+}
+
+func TestDialFailure(t *testing.T) {
+	f := newFakeNSQD(t)
+	addr := f.addr()
+	f.ln.Close()
+	p := newTestProducer(t, addr, nil)
+	err := p.Publish("t", []byte("m"))
+	if !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("err = %v, want ErrNotConnected", err)
+	}
+}
+
+// TestReadFrameAllocatesNothingPerFrame keeps the reader's buffer reused.
+func TestReadFrameReusesBuffer(t *testing.T) {
+	var in []byte
+	for i := 0; i < 100; i++ {
+		in = appendFrame(in, 0, []byte("OK"))
+	}
+	r := bytes.NewReader(in)
+	buf := make([]byte, 0, 64)
+	allocs := testing.AllocsPerRun(1, func() {
+		r.Reset(in)
+		for {
+			_, _, b, err := readFrame(r, buf, 1024)
+			if err != nil {
+				break
+			}
+			buf = b
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations reading 100 frames", allocs)
+	}
+}
