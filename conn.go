@@ -324,10 +324,21 @@ func (c *conn) fail(err error) {
 		c.err = err
 		close(c.dying)
 		c.nc.Close()
+		c.closeSend()
 		if !errors.Is(err, ErrStopped) {
 			c.log.printf(LogLevelWarning, "connection closed: %v", err)
 		}
 	})
+}
+
+// dead reports whether the connection has failed or been stopped.
+func (c *conn) dead() bool {
+	select {
+	case <-c.dying:
+		return true
+	default:
+		return false
+	}
 }
 
 // stop closes the connection gracefully: nothing new is taken, everything
@@ -348,7 +359,6 @@ func (c *conn) exit() {
 	if c.alive.Add(-1) != 0 {
 		return
 	}
-	c.closeSend()
 	var sentErr error
 	if ce, ok := c.err.(closedAfterError); ok {
 		sentErr = fmt.Errorf("%w: not executed: %v", ErrNotConnected, ce)
@@ -401,6 +411,7 @@ func (c *conn) readLoop() {
 		switch typ {
 		case frameTypeResponse:
 			if bytes.Equal(data, frameHeartbeat) {
+				c.log.printf(LogLevelDebug, "heartbeat")
 				select {
 				case c.nopCh <- struct{}{}:
 				default:
@@ -416,12 +427,16 @@ func (c *conn) readLoop() {
 				return
 			}
 		case frameTypeError:
+			// nsqd closes the connection after any error: mark it dead
+			// before the caller learns of the error, so that its next
+			// publish does not land on this connection.
 			serr := parseServerError(data)
-			if !c.complete(serr) {
+			if len(c.pending) == 0 {
 				c.fail(fmt.Errorf("nsqd error with no command in flight: %w", serr))
 				return
 			}
 			c.fail(closedAfterError{serr.Code})
+			c.complete(serr)
 			return
 		default:
 			c.fail(fmt.Errorf("%w: unexpected frame type %d", ErrProtocol, typ))

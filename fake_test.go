@@ -152,7 +152,9 @@ func (c *fakeConn) write(b []byte) {
 }
 
 // sendResponse sends a response frame.
-func (c *fakeConn) sendResponse(data string) { c.write(appendFrame(nil, frameTypeResponse, []byte(data))) }
+func (c *fakeConn) sendResponse(data string) {
+	c.write(appendFrame(nil, frameTypeResponse, []byte(data)))
+}
 
 // sendOK sends an OK frame.
 func (c *fakeConn) sendOK() { c.sendResponse("OK") }

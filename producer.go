@@ -90,6 +90,7 @@ type Producer struct {
 	dialing *dialAttempt // the dial in progress, or nil
 	stopped bool
 	dials   sync.WaitGroup // dial goroutines
+	conns   sync.WaitGroup // connections whose goroutines are running
 
 	stopOnce sync.Once
 }
@@ -267,7 +268,7 @@ func (p *Producer) getConn(ctx context.Context) (*conn, error) {
 		p.mu.Unlock()
 		return nil, ErrStopped
 	}
-	if c := p.conn; c != nil {
+	if c := p.conn; c != nil && !c.dead() {
 		p.mu.Unlock()
 		return c, nil
 	}
@@ -294,16 +295,19 @@ func (p *Producer) dial(a *dialAttempt) {
 	c, err := dialConn(p.dialCtx, p.addr, &p.cfg, p.log, p.connExited)
 	p.mu.Lock()
 	p.dialing = nil
-	if err == nil && p.stopped {
-		p.mu.Unlock()
-		c.fail(ErrStopped)
-		<-c.exited
-		c, err = nil, ErrStopped
-		p.mu.Lock()
-	}
 	if err == nil {
-		p.conn = c
-	} else {
+		p.conns.Add(1)
+		if p.stopped {
+			p.mu.Unlock()
+			c.fail(ErrStopped)
+			<-c.exited
+			c, err = nil, ErrStopped
+			p.mu.Lock()
+		} else {
+			p.conn = c
+		}
+	}
+	if err != nil {
 		p.log.printf(LogLevelError, "connect failed: %v", err)
 	}
 	a.c, a.err = c, err
@@ -318,6 +322,7 @@ func (p *Producer) connExited(c *conn) {
 		p.conn = nil
 	}
 	p.mu.Unlock()
+	p.conns.Done()
 }
 
 // Stop stops the Producer: later publishes return ErrStopped; publishes
@@ -336,8 +341,8 @@ func (p *Producer) Stop() {
 		p.dials.Wait()
 		if c != nil {
 			c.stop()
-			<-c.exited
 		}
+		p.conns.Wait()
 		p.log.printf(LogLevelInfo, "stopped")
 	})
 }

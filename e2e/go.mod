@@ -5,6 +5,7 @@ go 1.26
 require (
 	github.com/nsqio/go-nsq v1.1.0
 	github.com/nsqio/nsq v1.3.0
+	github.com/nsqpub/nsqpub v0.0.0-00010101000000-000000000000
 )
 
 require (
