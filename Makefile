@@ -1,0 +1,35 @@
+# nsqpub: `make test` is what CI runs (.ci/run). Everything it needs is built
+# here from the Go module proxy, including the real nsqd v1.3.0.
+GO      ?= go
+NSQD    := e2e/bin/nsqd
+NSQPUB  := bin/nsqpub
+
+.PHONY: test lint unit e2e demo nsqd clean
+
+test: lint unit e2e
+
+lint:
+	@if grep -qE '^\s*require' go.mod; then echo "go.mod has a require: the library must stay stdlib-only"; exit 1; fi
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	cd e2e && $(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+e2e: $(NSQD)
+	cd e2e && NSQD_BIN=$(CURDIR)/$(NSQD) $(GO) test -race -count=1 -timeout 30m ./...
+
+nsqd: $(NSQD)
+
+$(NSQD): e2e/go.mod e2e/go.sum
+	cd e2e && $(GO) build -o bin/nsqd github.com/nsqio/nsq/apps/nsqd
+
+$(NSQPUB): $(wildcard *.go cmd/nsqpub/*.go)
+	$(GO) build -o $(NSQPUB) ./cmd/nsqpub
+
+demo: $(NSQD) $(NSQPUB)
+	cd e2e && $(GO) run ./cmd/demo -nsqd $(CURDIR)/$(NSQD) -nsqpub $(CURDIR)/$(NSQPUB) -n 100000
+
+clean:
+	rm -rf bin e2e/bin

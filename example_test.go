@@ -1,0 +1,111 @@
+package nsqpub_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/nsqpub/nsqpub"
+)
+
+// Publish one message and wait for nsqd's answer.
+func Example() {
+	p, err := nsqpub.NewProducer("127.0.0.1:4150", nsqpub.NewConfig())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Stop()
+	if err := p.Publish("events", []byte(`{"id":1}`)); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// PublishAsync returns at once; each result arrives on the done channel with
+// the arguments given to the call.
+func ExampleProducer_PublishAsync() {
+	p, err := nsqpub.NewProducer("127.0.0.1:4150", &nsqpub.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Stop()
+	done := make(chan *nsqpub.ProducerTransaction, 100)
+	for i := 0; i < 100; i++ {
+		if err := p.PublishAsync("events", []byte(fmt.Sprint(i)), done, i); err != nil {
+			log.Fatal(err)
+		}
+	}
+	for i := 0; i < 100; i++ {
+		if t := <-done; t.Error != nil {
+			log.Printf("message %v: %v", t.Args[0], t.Error)
+		}
+	}
+}
+
+// PublishContext bounds a publish, connecting included, by a context, and
+// its error says whether the message may still have reached nsqd. Nothing
+// listens on port 1 here, so it was not sent.
+func ExampleProducer_PublishContext() {
+	p, err := nsqpub.NewProducer("127.0.0.1:1", nsqpub.NewConfig())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err = p.PublishContext(ctx, "events", []byte("hello"))
+	var se *nsqpub.ServerError
+	switch {
+	case err == nil:
+		fmt.Println("queued by nsqd")
+	case errors.As(err, &se):
+		fmt.Println("refused by nsqd:", se.Code)
+	case errors.Is(err, nsqpub.ErrUnknownOutcome):
+		fmt.Println("may or may not have been queued")
+	case errors.Is(err, nsqpub.ErrNotConnected), errors.Is(err, context.DeadlineExceeded):
+		fmt.Println("not sent")
+	}
+	// Output: not sent
+}
+
+// Invalid publishes fail before anything is sent, with errors that work with
+// errors.Is.
+func ExampleProducer_Publish_validation() {
+	p, _ := nsqpub.NewProducer("127.0.0.1:4150", &nsqpub.Config{MaxMsgSize: 1024})
+	defer p.Stop()
+	fmt.Println(errors.Is(p.Publish("bad:topic", []byte("x")), nsqpub.ErrInvalidTopic))
+	fmt.Println(errors.Is(p.Publish("events", nil), nsqpub.ErrEmptyBody))
+	fmt.Println(p.Publish("events", make([]byte, 2000)))
+	fmt.Println(p.DeferredPublish("events", 2*time.Hour, []byte("x")))
+	// Output:
+	// true
+	// true
+	// nsqpub: message body larger than MaxMsgSize: 2000 > 1024
+	// nsqpub: DeferredPublish delay out of range: 2h0m0s not in 0-1h0m0s
+}
+
+// Config can be set field by field, or by go-nsq option names with Set.
+func ExampleConfig_Set() {
+	cfg := nsqpub.NewConfig()
+	for _, kv := range [][2]interface{}{
+		{"dial_timeout", "2s"}, {"heartbeat-interval", 10000}, {"snappy", true}, {"max_in_flight", 100},
+	} {
+		if err := cfg.Set(kv[0].(string), kv[1]); err != nil {
+			fmt.Println(err)
+		}
+	}
+	fmt.Println(cfg.DialTimeout, cfg.HeartbeatInterval, cfg.Snappy)
+	fmt.Println(cfg.Set("no_such_option", 1))
+	cfg.Deflate = true
+	fmt.Println(cfg.Validate())
+	// Output:
+	// 2s 10s true
+	// nsqpub: invalid config: option "no_such_option" value 1: unknown option
+	// nsqpub: invalid config: deflate and snappy cannot both be enabled
+}
+
+func ExampleIsValidTopicName() {
+	fmt.Println(nsqpub.IsValidTopicName("events.v1"), nsqpub.IsValidTopicName("metrics#ephemeral"), nsqpub.IsValidTopicName("a:b"))
+	// Output: true true false
+}
