@@ -95,6 +95,13 @@ type Config struct {
 	// answered before the writer waits. Default 64.
 	MaxInFlight int
 
+	// AtLeastOnce resends, on a new connection, publishes whose outcome is
+	// unknown (written, then the connection ended before nsqd answered). nsqd
+	// may then hold a message twice; without it (the default) such publishes
+	// fail with ErrUnknownOutcome. Publishes that were certainly not executed
+	// are always resent, up to 4 times.
+	AtLeastOnce bool
+
 	// tlsCertFile and tlsKeyFile remember the tls_cert and tls_key options
 	// until both are known.
 	tlsCertFile, tlsKeyFile string
@@ -272,6 +279,8 @@ func (c *Config) set(name string, v interface{}) (err error) {
 		c.MaxQueued, err = toInt(v)
 	case "max_in_flight_commands":
 		c.MaxInFlight, err = toInt(v)
+	case "at_least_once":
+		c.AtLeastOnce, err = toBool(v)
 	case "tls_root_ca_file", "tls_insecure_skip_verify", "tls_cert", "tls_key", "tls_min_version":
 		return c.setTLSOption(name, v)
 	default:

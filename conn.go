@@ -67,9 +67,10 @@ type conn struct {
 	drained    chan struct{} // closed when stopping and nothing is in flight
 	drainOnce  sync.Once
 
-	alive  atomic.Int32  // running goroutines
-	exited chan struct{} // closed when both goroutines are gone
-	onExit func(*conn)   // called once after exited is closed
+	alive  atomic.Int32                                 // running goroutines
+	exited chan struct{}                                // closed when both goroutines are gone
+	onExit func(c *conn, resend []*ProducerTransaction) // called once after exited is closed
+	split  []*ProducerTransaction                       // members of a rejected merged MPUB; reader-owned until exit
 
 	batch []*ProducerTransaction // the writer's current batch
 	nops  []*ProducerTransaction // NOPs to complete after the flush
@@ -78,7 +79,7 @@ type conn struct {
 
 // dialConn connects to addr, runs the handshake and starts the goroutines.
 // The whole of it is bounded by cfg.DialTimeout and by ctx.
-func dialConn(ctx context.Context, addr string, cfg *Config, log *logState, onExit func(*conn)) (*conn, error) {
+func dialConn(ctx context.Context, addr string, cfg *Config, log *logState, onExit func(*conn, []*ProducerTransaction)) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
 	d := net.Dialer{LocalAddr: cfg.LocalAddr}
@@ -86,6 +87,12 @@ func dialConn(ctx context.Context, addr string, cfg *Config, log *logState, onEx
 	if err != nil {
 		return nil, fmt.Errorf("%w: dial %s: %w", ErrNotConnected, addr, err)
 	}
+	return newConn(ctx, nc, addr, cfg, log, onExit)
+}
+
+// newConn runs the handshake on nc and starts the goroutines; nc is closed
+// if the handshake fails. The handshake is bounded by ctx.
+func newConn(ctx context.Context, nc net.Conn, addr string, cfg *Config, log *logState, onExit func(*conn, []*ProducerTransaction)) (*conn, error) {
 	c := &conn{
 		addr: addr, cfg: cfg, log: log, nc: nc, base: nc,
 		txCh:     make(chan *ProducerTransaction, cfg.MaxQueued),
@@ -351,38 +358,53 @@ func (c *conn) stop() {
 	})
 }
 
-// exit is deferred by both goroutines. The last one out fails what is left:
-// written commands with an unknown outcome (or "not sent" when nsqd closed
-// the connection after an error, since it executes nothing after one),
-// queued ones as not sent.
+// exit is deferred by both goroutines. The last one out sorts what is left
+// by what nsqd did with it, and hands it to onExit, which resends what is
+// safe to resend and fails the rest:
+//   - queued, never written: not sent;
+//   - written, when nsqd closed the connection after an error: not executed
+//     (nsqd executes nothing after an error), so not sent either;
+//   - written otherwise: outcome unknown (resent only with AtLeastOnce);
+//   - members of a merged MPUB that nsqd rejected for its body: resent one
+//     by one (set aside by the reader in c.split).
 func (c *conn) exit() {
 	if c.alive.Add(-1) != 0 {
 		return
 	}
-	var sentErr error
-	if ce, ok := c.err.(closedAfterError); ok {
-		sentErr = fmt.Errorf("%w: not executed: %v", ErrNotConnected, ce)
+	resend := c.split
+	_, afterError := c.err.(closedAfterError)
+	var pendingErr error
+	if afterError {
+		pendingErr = fmt.Errorf("%w: not executed: %v", ErrNotConnected, c.err)
 	} else {
-		sentErr = fmt.Errorf("%w: %w", ErrUnknownOutcome, c.err)
+		pendingErr = fmt.Errorf("%w: %w", ErrUnknownOutcome, c.err)
 	}
 	for {
 		select {
 		case t := <-c.pending:
-			t.finish(sentErr)
+			for t != nil {
+				next := t.next
+				t.next = nil
+				t.Error = pendingErr
+				t.maybeQueued = t.maybeQueued || !afterError
+				resend = append(resend, t)
+				t = next
+			}
 			continue
 		default:
 		}
 		break
 	}
 	notSent := fmt.Errorf("%w: not sent: %w", ErrNotConnected, c.err)
-	if _, ok := c.err.(closedAfterError); ok || errors.Is(c.err, ErrStopped) {
+	if afterError || errors.Is(c.err, ErrStopped) {
 		notSent = fmt.Errorf("%w: not sent: %v", ErrNotConnected, c.err)
 	}
 	for {
 		select {
 		case t := <-c.txCh:
 			if t.take() {
-				t.finish(notSent)
+				t.Error = notSent
+				resend = append(resend, t)
 			}
 			continue
 		default:
@@ -390,9 +412,7 @@ func (c *conn) exit() {
 		break
 	}
 	close(c.exited)
-	if c.onExit != nil {
-		c.onExit(c)
-	}
+	c.onExit(c, resend)
 }
 
 // readLoop is the reader goroutine.
@@ -436,7 +456,7 @@ func (c *conn) readLoop() {
 				return
 			}
 			c.fail(closedAfterError{serr.Code})
-			c.complete(serr)
+			c.completeError(serr)
 			return
 		default:
 			c.fail(fmt.Errorf("%w: unexpected frame type %d", ErrProtocol, typ))
@@ -459,6 +479,29 @@ func (c *conn) complete(err error) bool {
 		c.drainOnce.Do(func() { close(c.drained) })
 	}
 	return true
+}
+
+// completeError finishes the oldest command in flight with nsqd's error.
+// When that command is an MPUB merged from several publishes and nsqd
+// rejected its body (a message too big, the body over nsqd's limit), nsqd
+// queued none of it and the fault may lie with one member only: the members
+// are set aside to be resent one by one, so that only a bad one fails.
+func (c *conn) completeError(serr *ServerError) {
+	t := <-c.pending
+	c.inflight.Add(-1)
+	if t.next == nil || (serr.Code != "E_BAD_MESSAGE" && serr.Code != "E_BAD_BODY") {
+		t.finish(serr)
+		return
+	}
+	notExecuted := fmt.Errorf("%w: not executed: the MPUB it was merged into was rejected: %v", ErrNotConnected, serr)
+	for t != nil {
+		next := t.next
+		t.next = nil
+		t.solo = true
+		t.Error = notExecuted
+		c.split = append(c.split, t)
+		t = next
+	}
 }
 
 // truncate shortens server data quoted in an error.
@@ -569,11 +612,11 @@ func (c *conn) writeBatch() error {
 		}
 		cmd := &t.cmd
 		n, size := 1, 8+len(cmd.body)
-		if cmd.kind == cmdPUB {
+		if cmd.kind == cmdPUB && !t.solo {
 			last := t
 			for i < len(batch) {
 				u := batch[i]
-				if u.cmd.kind != cmdPUB || u.cmd.topic != cmd.topic || size+4+len(u.cmd.body) > c.cfg.MaxBodySize {
+				if u.cmd.kind != cmdPUB || u.solo || u.cmd.topic != cmd.topic || size+4+len(u.cmd.body) > c.cfg.MaxBodySize {
 					break
 				}
 				i++

@@ -291,47 +291,74 @@ func TestSplitFrames(t *testing.T) {
 }
 
 // TestErrorFrameFailsHeadOnly: the error frame fails the command it answers
-// with *ServerError; the commands pipelined behind it were not executed.
+// with *ServerError; nsqd executed nothing behind it, so the commands
+// pipelined behind it are sent again on a new connection and succeed.
 func TestErrorFrameFailsHeadOnly(t *testing.T) {
 	f := newFakeNSQD(t)
 	p := newTestProducer(t, f.addr(), nil)
 	done := make(chan *ProducerTransaction, 3)
 	c := connect(t, f, p)
-	if err := p.PublishAsync("a", []byte("1"), done, "first"); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.PublishAsync("b", []byte("2"), done, "second"); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.PublishAsync("c", []byte("3"), done, "third"); err != nil {
-		t.Fatal(err)
+	for i, topic := range []string{"a", "b", "c"} {
+		if err := p.PublishAsync(topic, []byte{'1' + byte(i)}, done, topic); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c.readCommandSkipNOP()
 	c.sendError("E_BAD_MESSAGE PUB message too big 2 > 1")
 	c.nc.Close()
-	got := map[string]error{}
-	for i := 0; i < 3; i++ {
-		tr := <-done
-		got[tr.Args[0].(string)] = tr.Error
-	}
+	tr := <-done
 	var se *ServerError
-	if !errors.As(got["first"], &se) || se.Code != "E_BAD_MESSAGE" || se.Message != "PUB message too big 2 > 1" {
-		t.Fatalf("first: %v, want *ServerError E_BAD_MESSAGE", got["first"])
+	if tr.Args[0] != "a" || !errors.As(tr.Error, &se) || se.Code != "E_BAD_MESSAGE" || se.Message != "PUB message too big 2 > 1" {
+		t.Fatalf("first result %v: %v, want a: *ServerError E_BAD_MESSAGE", tr.Args, tr.Error)
 	}
-	for _, k := range []string{"second", "third"} {
-		if !errors.Is(got[k], ErrNotConnected) || errors.As(got[k], &se) {
-			t.Fatalf("%s: %v, want ErrNotConnected and no *ServerError", k, got[k])
+	c2 := f.acceptIdentified()
+	want := []string{pubBytes("b", "2"), pubBytes("c", "3")}
+	for _, w := range want {
+		if got := string(c2.readCommandSkipNOP()); got != w {
+			t.Fatalf("resent %q, want %q", got, w)
+		}
+		c2.sendOK()
+	}
+	for i := 0; i < 2; i++ {
+		if tr := <-done; tr.Error != nil {
+			t.Fatalf("%v: %v", tr.Args, tr.Error)
 		}
 	}
-	// The next publish reconnects.
-	errc := async(func() error { return p.Publish("a", []byte("again")) })
-	c2 := f.acceptIdentified()
-	if got := string(c2.readCommand()); got != pubBytes("a", "again") {
-		t.Fatalf("after reconnect wrote %q", got)
+}
+
+// TestRejectedMergedMPUBResendsMembers: when nsqd rejects an MPUB merged from
+// several publishes for a bad message, the members are resent one by one
+// and only the bad one fails.
+func TestRejectedMergedMPUBResendsMembers(t *testing.T) {
+	cfg := NewConfig()
+	var out bytes.Buffer
+	c := &conn{cfg: cfg, bw: bufio.NewWriter(&out), pending: make(chan *ProducerTransaction, 16), dying: make(chan struct{})}
+	for _, b := range []string{"ok1", "poison", "ok2"} {
+		c.batch = append(c.batch, &ProducerTransaction{cmd: command{kind: cmdPUB, topic: "t", body: []byte(b)}})
 	}
-	c2.sendOK()
-	if err := result(t, errc); err != nil {
+	if err := c.writeBatch(); err != nil {
 		t.Fatal(err)
+	}
+	c.completeError(&ServerError{Code: "E_BAD_MESSAGE", Message: "MPUB message too big 6 > 5"})
+	if len(c.split) != 3 {
+		t.Fatalf("%d members set aside, want 3", len(c.split))
+	}
+	for _, m := range c.split {
+		if !m.solo || !errors.Is(m.Error, ErrNotConnected) {
+			t.Fatalf("member %q: solo %v, error %v", m.cmd.body, m.solo, m.Error)
+		}
+	}
+	// Solo members are never merged again.
+	out.Reset()
+	c.batch = append(c.batch[:0], c.split...)
+	for _, m := range c.batch {
+		m.state.Store(txQueued)
+	}
+	if err := c.writeBatch(); err != nil {
+		t.Fatal(err)
+	}
+	if want := pubBytes("t", "ok1") + pubBytes("t", "poison") + pubBytes("t", "ok2"); out.String() != want {
+		t.Fatalf("resent %q, want %q", out.String(), want)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,13 +29,23 @@ var (
 // done channel given to PublishAsync and the like. Error is nil when nsqd
 // answered OK; Args are the arguments passed to the publish call.
 type ProducerTransaction struct {
-	cmd      command
-	doneChan chan *ProducerTransaction
-	state    atomic.Uint32        // txQueued, txTaken or txAbandoned
-	next     *ProducerTransaction // the next member of a merged MPUB
-	Error    error
-	Args     []interface{}
+	cmd         command
+	doneChan    chan *ProducerTransaction
+	state       atomic.Uint32        // txQueued, txTaken or txAbandoned
+	next        *ProducerTransaction // the next member of a merged MPUB
+	solo        bool                 // never merge: resent from a rejected merged MPUB
+	maybeQueued bool                 // written once with no answer: nsqd may have it
+	resends     int                  // times sent again on a new connection
+
+	// Error is nil when nsqd answered OK, and otherwise says why not.
+	Error error
+	// Args are the arguments given to the asynchronous publish call.
+	Args []interface{}
 }
+
+// maxResends bounds how often one publish is sent again on a new connection
+// after its connection ended with it not executed.
+const maxResends = 4
 
 // Transaction states: a queued transaction is either taken by the writer
 // (and will be completed) or abandoned by its caller's context (and will be
@@ -85,10 +96,13 @@ type Producer struct {
 	dialCtx    context.Context // cancelled by Stop
 	cancelDial context.CancelFunc
 
-	mu      sync.Mutex
-	conn    *conn        // the live connection, or nil
-	dialing *dialAttempt // the dial in progress, or nil
-	stopped bool
+	mu       sync.Mutex
+	conn     *conn        // the live connection, or nil
+	dialing  *dialAttempt // the dial in progress, or nil
+	failures int          // dials failed in a row
+	retryAt  time.Time    // no dial before this, after failures
+	dialErr  error        // the last dial's error
+	stopped  bool
 	dials   sync.WaitGroup // dial goroutines
 	conns   sync.WaitGroup // connections whose goroutines are running
 
@@ -225,7 +239,7 @@ func (p *Producer) run(ctx context.Context, cmd command) error {
 		txPool.Put(t)
 		return err
 	case <-ctx.Done():
-		if t.abandon() {
+		if t.abandon() && !t.maybeQueued {
 			return ctx.Err()
 		}
 		return fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())
@@ -274,6 +288,11 @@ func (p *Producer) getConn(ctx context.Context) (*conn, error) {
 	}
 	a := p.dialing
 	if a == nil {
+		if wait := time.Until(p.retryAt); wait > 0 {
+			err := p.dialErr
+			p.mu.Unlock()
+			return nil, fmt.Errorf("%w (next attempt in %v)", err, wait.Round(time.Millisecond))
+		}
 		a = &dialAttempt{done: make(chan struct{})}
 		p.dialing = a
 		p.dials.Add(1)
@@ -308,21 +327,69 @@ func (p *Producer) dial(a *dialAttempt) {
 		}
 	}
 	if err != nil {
-		p.log.printf(LogLevelError, "connect failed: %v", err)
+		p.failures++
+		wait := backoff(p.failures)
+		p.retryAt, p.dialErr = time.Now().Add(wait), err
+		p.log.printf(LogLevelError, "connect failed (attempt %d, next in %v): %v", p.failures, wait.Round(time.Millisecond), err)
+	} else {
+		p.failures = 0
 	}
 	a.c, a.err = c, err
 	close(a.done)
 	p.mu.Unlock()
 }
 
-// connExited forgets a connection once it has closed.
-func (p *Producer) connExited(c *conn) {
+// Reconnection backoff after failed dials: the first retry may come after
+// about backoffBase, each later one waits twice as long, up to backoffMax.
+const (
+	backoffBase = 50 * time.Millisecond
+	backoffMax  = 5 * time.Second
+)
+
+// backoff returns how long to wait after the n-th failed dial in a row:
+// base·2^(n-1) capped at backoffMax, with jitter over its upper half so that
+// many producers do not redial in step.
+func backoff(n int) time.Duration {
+	d := backoffMax
+	if n < 8 {
+		d = min(backoffBase<<(n-1), backoffMax)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// connExited forgets a connection once it has closed and sends again, on a
+// new connection, the publishes it left that are safe to resend; it runs in
+// the connection's last goroutine.
+func (p *Producer) connExited(c *conn, resend []*ProducerTransaction) {
 	p.mu.Lock()
 	if p.conn == c {
 		p.conn = nil
 	}
 	p.mu.Unlock()
+	for _, t := range resend {
+		p.resend(t)
+	}
 	p.conns.Done()
+}
+
+// resend queues t again, or fails it with t.Error when it may not or cannot
+// be resent. t.Error says what happened to it on the connection that ended.
+func (p *Producer) resend(t *ProducerTransaction) {
+	if (t.maybeQueued && !p.cfg.AtLeastOnce) || t.resends >= maxResends {
+		t.finish(t.Error)
+		return
+	}
+	t.resends++
+	t.state.Store(txQueued)
+	err := p.enqueue(context.Background(), t)
+	if err == nil || !t.take() {
+		return // queued, or abandoned meanwhile by its caller
+	}
+	if errors.Is(err, ErrStopped) {
+		t.finish(fmt.Errorf("%w (%w)", t.Error, ErrStopped))
+		return
+	}
+	t.finish(fmt.Errorf("%w (sending it again failed: %v)", t.Error, err))
 }
 
 // Stop stops the Producer: later publishes return ErrStopped; publishes

@@ -185,7 +185,22 @@ func TestConfigValidate(t *testing.T) {
 }
 
 // nsqpubGoroutines returns the stacks of goroutines running nsqpub code.
+// A goroutine that has signalled its exit may still be returning, so, like
+// goleak, it looks again for a short while before reporting any.
 func nsqpubGoroutines() string {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		g := nsqpubGoroutinesNow()
+		if g == "" || time.Now().After(deadline) {
+			return g
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// nsqpubGoroutinesNow is one look at the goroutines running nsqpub code.
+func nsqpubGoroutinesNow() string {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
