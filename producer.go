@@ -96,6 +96,8 @@ type Producer struct {
 	dialCtx    context.Context // cancelled by Stop
 	cancelDial context.CancelFunc
 
+	live atomic.Pointer[conn] // p.conn, for publishers' lock-free fast path
+
 	mu       sync.Mutex
 	conn     *conn        // the live connection, or nil
 	dialing  *dialAttempt // the dial in progress, or nil
@@ -277,6 +279,9 @@ func (p *Producer) enqueue(ctx context.Context, t *ProducerTransaction) error {
 // getConn returns the live connection, or waits for a dial (starting one if
 // none is running). Every publisher waiting meanwhile shares that dial.
 func (p *Producer) getConn(ctx context.Context) (*conn, error) {
+	if c := p.live.Load(); c != nil && !c.dead() {
+		return c, nil
+	}
 	p.mu.Lock()
 	if p.stopped {
 		p.mu.Unlock()
@@ -324,6 +329,7 @@ func (p *Producer) dial(a *dialAttempt) {
 			p.mu.Lock()
 		} else {
 			p.conn = c
+			p.live.Store(c)
 		}
 	}
 	if err != nil {
@@ -364,6 +370,7 @@ func (p *Producer) connExited(c *conn, resend []*ProducerTransaction) {
 	p.mu.Lock()
 	if p.conn == c {
 		p.conn = nil
+		p.live.Store(nil)
 	}
 	p.mu.Unlock()
 	for _, t := range resend {
@@ -403,6 +410,7 @@ func (p *Producer) Stop() {
 		p.mu.Lock()
 		p.stopped = true
 		c := p.conn
+		p.live.Store(nil)
 		p.mu.Unlock()
 		p.cancelDial()
 		p.dials.Wait()
