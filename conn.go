@@ -411,6 +411,15 @@ func (c *conn) exit() {
 		}
 		break
 	}
+	// A batch the writer could not finish (see pushPending) holds what it
+	// took from txCh and never wrote.
+	for _, t := range c.batch {
+		if t.take() {
+			t.Error = notSent
+			resend = append(resend, t)
+		}
+	}
+	c.batch = c.batch[:0]
 	close(c.exited)
 	c.onExit(c, resend)
 }
@@ -629,6 +638,9 @@ func (c *conn) writeBatch() error {
 		}
 		if cmd.answered() {
 			if err := c.pushPending(t); err != nil {
+				for _, t := range c.nops {
+					t.finish(err)
+				}
 				return err
 			}
 		} else {
@@ -654,17 +666,29 @@ func (c *conn) pushPending(t *ProducerTransaction) error {
 	default:
 	}
 	if err := c.flush(); err != nil {
-		t.finish(fmt.Errorf("%w: %w", ErrNotConnected, err))
 		c.inflight.Add(-1)
+		unwritten(t)
 		return err
 	}
 	select {
 	case c.pending <- t:
 		return nil
 	case <-c.dying:
-		t.finish(fmt.Errorf("%w: not sent: %w", ErrNotConnected, errConnClosed))
 		c.inflight.Add(-1)
+		unwritten(t)
 		return errConnClosed
+	}
+}
+
+// unwritten returns t and the transactions merged behind it, taken by the
+// writer but never written, to the queued state: they stay in c.batch, where
+// exit finds them and resends them as not sent.
+func unwritten(t *ProducerTransaction) {
+	for t != nil {
+		next := t.next
+		t.next = nil
+		t.state.Store(txQueued)
+		t = next
 	}
 }
 

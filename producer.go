@@ -105,8 +105,8 @@ type Producer struct {
 	retryAt  time.Time    // no dial before this, after failures
 	dialErr  error        // the last dial's error
 	stopped  bool
-	dials   sync.WaitGroup // dial goroutines
-	conns   sync.WaitGroup // connections whose goroutines are running
+	dials    sync.WaitGroup // dial goroutines
+	conns    sync.WaitGroup // connections whose goroutines are running
 
 	stopOnce sync.Once
 }
@@ -382,6 +382,11 @@ func (p *Producer) connExited(c *conn, resend []*ProducerTransaction) {
 // resend queues t again, or fails it with t.Error when it may not or cannot
 // be resent. t.Error says what happened to it on the connection that ended.
 func (p *Producer) resend(t *ProducerTransaction) {
+	if t.maybeQueued && !errors.Is(t.Error, ErrUnknownOutcome) {
+		// Written on an earlier connection: nsqd may hold it, whatever
+		// happened to it on this one.
+		t.Error = fmt.Errorf("%w: written on an earlier connection, then: %v", ErrUnknownOutcome, t.Error)
+	}
 	if (t.maybeQueued && !p.cfg.AtLeastOnce) || t.resends >= maxResends {
 		t.finish(t.Error)
 		return
@@ -415,6 +420,19 @@ func (p *Producer) Stop() {
 		p.cancelDial()
 		p.dials.Wait()
 		if c != nil {
+			// StopTimeout bounds the whole close, even when the writer waits
+			// for room in a window nsqd never answers or publishers hold the
+			// full queue: then the connection is failed.
+			fired := make(chan struct{})
+			timer := time.AfterFunc(p.cfg.StopTimeout, func() {
+				defer close(fired)
+				c.fail(fmt.Errorf("%w: nsqd did not answer within StopTimeout %v", ErrStopped, p.cfg.StopTimeout))
+			})
+			defer func() {
+				if !timer.Stop() {
+					<-fired // no goroutine of the Producer outlives Stop
+				}
+			}()
 			c.stop()
 		}
 		p.conns.Wait()
