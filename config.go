@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -94,6 +95,11 @@ type Config struct {
 	// MaxInFlight is how many commands may be written to nsqd and not yet
 	// answered before the writer waits. Default 64.
 	MaxInFlight int
+
+	// Logger receives structured events (connects, failures, reconnects,
+	// pool node health) with fields such as addr, error and attempt.
+	// Default nil: silent. SetLogger adds a go-nsq style logger as well.
+	Logger *slog.Logger
 
 	// AtLeastOnce resends, on a new connection, publishes whose outcome is
 	// unknown (written, then the connection ended before nsqd answered). nsqd
@@ -373,18 +379,26 @@ func intValue(v interface{}) (int64, bool) {
 	return 0, false
 }
 
-// setTLSOption applies one of go-nsq's TLS pseudo-options to TlsConfig,
-// creating it if needed. They do not turn TLS on: set TlsV1 for that.
+// setTLSOption applies one of go-nsq's TLS pseudo-options. It works on a
+// copy of TlsConfig (a new one if it is nil) and installs the copy only on
+// success, so a failed Set changes nothing, and a *tls.Config the Config
+// already pointed to — shared with the caller, or with a Producer made from
+// this Config — is never modified. The options do not turn TLS on: set
+// TlsV1 (tls_v1) for that. tls_cert and tls_key load the key pair once
+// both are known, in either order.
 func (c *Config) setTLSOption(name string, v interface{}) error {
-	if c.TlsConfig == nil {
-		c.TlsConfig = &tls.Config{}
+	t := c.TlsConfig.Clone()
+	if t == nil {
+		t = &tls.Config{}
 	}
-	t := c.TlsConfig
+	certFile, keyFile := c.tlsCertFile, c.tlsKeyFile
 	switch name {
 	case "tls_insecure_skip_verify":
 		b, err := toBool(v)
+		if err != nil {
+			return err
+		}
 		t.InsecureSkipVerify = b
-		return err
 	case "tls_min_version":
 		s, err := toString(v)
 		if err != nil {
@@ -397,14 +411,11 @@ func (c *Config) setTLSOption(name string, v interface{}) error {
 			return errors.New("want tls1.0, tls1.1, tls1.2 or tls1.3")
 		}
 		t.MinVersion = ver
-		return nil
-	}
-	path, err := toString(v)
-	if err != nil {
-		return err
-	}
-	switch name {
 	case "tls_root_ca_file":
+		path, err := toString(v)
+		if err != nil {
+			return err
+		}
 		pem, err := os.ReadFile(path)
 		if err != nil {
 			return err
@@ -414,17 +425,24 @@ func (c *Config) setTLSOption(name string, v interface{}) error {
 			return fmt.Errorf("no PEM certificate in %s", path)
 		}
 		t.RootCAs = pool
-	case "tls_cert":
-		c.tlsCertFile = path
-	case "tls_key":
-		c.tlsKeyFile = path
-	}
-	if c.tlsCertFile != "" && c.tlsKeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.tlsCertFile, c.tlsKeyFile)
+	case "tls_cert", "tls_key":
+		path, err := toString(v)
 		if err != nil {
 			return err
 		}
-		t.Certificates = []tls.Certificate{cert}
+		if name == "tls_cert" {
+			certFile = path
+		} else {
+			keyFile = path
+		}
+		if certFile != "" && keyFile != "" {
+			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				return err
+			}
+			t.Certificates = []tls.Certificate{cert}
+		}
 	}
+	c.TlsConfig, c.tlsCertFile, c.tlsKeyFile = t, certFile, keyFile
 	return nil
 }

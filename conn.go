@@ -145,9 +145,18 @@ func (c *conn) handshake(ctx context.Context) error {
 	if err := json.Unmarshal(data, &resp); err != nil {
 		return fmt.Errorf("%w: IDENTIFY reply: %w", ErrProtocol, err)
 	}
-	c.log.printf(LogLevelDebug, "IDENTIFY reply %s", data)
+	c.log.log(LogLevelDebug, "IDENTIFY reply", "reply", string(data))
+	// nsqd grants an upgrade only if it is configured for it (a TLS
+	// certificate, --snappy, --deflate); otherwise the connection simply
+	// stays as it is, as with go-nsq.
 	if c.cfg.TlsV1 && !resp.TLSv1 {
-		c.log.printf(LogLevelWarning, "TLS requested but nsqd did not grant it; the connection stays plain")
+		c.log.log(LogLevelWarning, "TLS requested but nsqd did not grant it; the connection stays plain")
+	}
+	if c.cfg.Snappy && !resp.Snappy {
+		c.log.log(LogLevelWarning, "snappy requested but nsqd did not grant it; the connection stays uncompressed")
+	}
+	if c.cfg.Deflate && !resp.Deflate {
+		c.log.log(LogLevelWarning, "deflate requested but nsqd did not grant it; the connection stays uncompressed")
 	}
 	if resp.TLSv1 {
 		tc := tls.Client(c.nc, c.tlsConfig())
@@ -182,7 +191,7 @@ func (c *conn) handshake(ctx context.Context) error {
 	}
 	if resp.AuthRequired {
 		if c.cfg.AuthSecret == "" {
-			return errors.New("nsqd requires AUTH and Config.AuthSecret is empty")
+			return errors.New("nsqd requires AUTH and Config.AuthSecret (auth_secret) is empty")
 		}
 		if err := c.authenticate(rd, wr); err != nil {
 			return err
@@ -192,8 +201,8 @@ func (c *conn) handshake(ctx context.Context) error {
 	c.r = bufio.NewReaderSize(rd, 16<<10)
 	c.bw = bufio.NewWriterSize(wr, 64<<10)
 	c.connected = true
-	c.log.printf(LogLevelInfo, "connected (nsqd %s, tls %v, snappy %v, deflate %v)",
-		resp.Version, resp.TLSv1, resp.Snappy, resp.Deflate)
+	c.log.log(LogLevelInfo, "connected", "version", resp.Version,
+		"tls", resp.TLSv1, "snappy", resp.Snappy, "deflate", resp.Deflate)
 	return nil
 }
 
@@ -217,7 +226,7 @@ func (c *conn) authenticate(rd io.Reader, wr io.Writer) error {
 		return fmt.Errorf("%w: AUTH reply %q: %w", ErrProtocol, data, err)
 	}
 	c.auth = &info
-	c.log.printf(LogLevelInfo, "authenticated as %q with %d permissions", info.Identity, info.PermissionCount)
+	c.log.log(LogLevelInfo, "authenticated", "identity", info.Identity, "permissions", info.PermissionCount)
 	return nil
 }
 
@@ -333,7 +342,7 @@ func (c *conn) fail(err error) {
 		c.nc.Close()
 		c.closeSend()
 		if !errors.Is(err, ErrStopped) {
-			c.log.printf(LogLevelWarning, "connection closed: %v", err)
+			c.log.log(LogLevelWarning, "connection closed", "error", err)
 		}
 	})
 }
@@ -440,7 +449,7 @@ func (c *conn) readLoop() {
 		switch typ {
 		case frameTypeResponse:
 			if bytes.Equal(data, frameHeartbeat) {
-				c.log.printf(LogLevelDebug, "heartbeat")
+				c.log.log(LogLevelDebug, "heartbeat")
 				select {
 				case c.nopCh <- struct{}{}:
 				default:

@@ -36,6 +36,7 @@ type ProducerTransaction struct {
 	solo        bool                 // never merge: resent from a rejected merged MPUB
 	maybeQueued bool                 // written once with no answer: nsqd may have it
 	resends     int                  // times sent again on a new connection
+	ctr         *counters            // the Producer's counters, nil for NOP
 
 	// Error is nil when nsqd answered OK, and otherwise says why not.
 	Error error
@@ -68,6 +69,9 @@ func (t *ProducerTransaction) finish(err error) {
 		next := t.next
 		t.next = nil
 		t.Error = err
+		if t.ctr != nil {
+			t.ctr.record(err, t.cmd.count())
+		}
 		if t.doneChan != nil {
 			t.doneChan <- t
 		}
@@ -92,6 +96,7 @@ type Producer struct {
 	cfg  Config
 	lim  limits
 	log  *logState
+	ctr  counters
 
 	dialCtx    context.Context // cancelled by Stop
 	cancelDial context.CancelFunc
@@ -130,10 +135,9 @@ func NewProducer(addr string, config *Config) (*Producer, error) {
 	if addr == "" {
 		return nil, fmt.Errorf("%w: empty nsqd address", ErrInvalidConfig)
 	}
-	p := &Producer{addr: addr, cfg: *config, log: &logState{}}
+	p := &Producer{addr: addr, cfg: *config, log: &logState{addr: addr, slog: config.Logger}}
 	p.cfg.setDefaults()
 	p.lim = limits{maxMsgSize: p.cfg.MaxMsgSize, maxBodySize: p.cfg.MaxBodySize, maxDeferDelay: p.cfg.MaxDeferDelay}
-	p.log.prefix = "(" + addr + ")"
 	p.dialCtx, p.cancelDial = context.WithCancel(context.Background())
 	return p, nil
 }
@@ -220,6 +224,7 @@ func (p *Producer) PingContext(ctx context.Context) error {
 // do validates a publish and runs it.
 func (p *Producer) do(ctx context.Context, cmd command) error {
 	if err := p.lim.check(&cmd); err != nil {
+		p.ctr.failed(err, cmd.count())
 		return err
 	}
 	return p.run(ctx, cmd)
@@ -229,9 +234,17 @@ func (p *Producer) do(ctx context.Context, cmd command) error {
 func (p *Producer) run(ctx context.Context, cmd command) error {
 	t := txPool.Get().(*ProducerTransaction)
 	t.cmd = cmd
+	if cmd.count() > 0 {
+		t.ctr = &p.ctr
+		p.ctr.inFlight.Add(1) // before the writer can complete it
+	}
 	if err := p.enqueue(ctx, t); err != nil {
-		t.cmd = command{}
+		*t = ProducerTransaction{doneChan: t.doneChan}
 		txPool.Put(t)
+		if cmd.count() > 0 {
+			p.ctr.inFlight.Add(-1)
+			p.ctr.failed(err, cmd.count())
+		}
 		return err
 	}
 	select {
@@ -251,10 +264,18 @@ func (p *Producer) run(ctx context.Context, cmd command) error {
 // doAsync validates a publish and queues it with doneChan.
 func (p *Producer) doAsync(cmd command, doneChan chan *ProducerTransaction, args []interface{}) error {
 	if err := p.lim.check(&cmd); err != nil {
+		p.ctr.failed(err, cmd.count())
 		return err
 	}
 	t := &ProducerTransaction{cmd: cmd, doneChan: doneChan, Args: args}
-	return p.enqueue(context.Background(), t)
+	p.ctr.inFlight.Add(1) // before the writer can complete it
+	t.ctr = &p.ctr
+	if err := p.enqueue(context.Background(), t); err != nil {
+		p.ctr.inFlight.Add(-1)
+		p.ctr.failed(err, cmd.count())
+		return err
+	}
+	return nil
 }
 
 // enqueue hands t to the connection's writer, connecting first if needed.
@@ -315,12 +336,13 @@ func (p *Producer) getConn(ctx context.Context) (*conn, error) {
 // dial runs one dial attempt and publishes its result.
 func (p *Producer) dial(a *dialAttempt) {
 	defer p.dials.Done()
-	p.log.printf(LogLevelDebug, "connecting")
+	p.log.log(LogLevelDebug, "connecting")
 	c, err := dialConn(p.dialCtx, p.addr, &p.cfg, p.log, p.connExited)
 	p.mu.Lock()
 	p.dialing = nil
 	if err == nil {
 		p.conns.Add(1)
+		p.ctr.connects.Add(1)
 		if p.stopped {
 			p.mu.Unlock()
 			c.fail(ErrStopped)
@@ -336,7 +358,7 @@ func (p *Producer) dial(a *dialAttempt) {
 		p.failures++
 		wait := backoff(p.failures)
 		p.retryAt, p.dialErr = time.Now().Add(wait), err
-		p.log.printf(LogLevelError, "connect failed (attempt %d, next in %v): %v", p.failures, wait.Round(time.Millisecond), err)
+		p.log.log(LogLevelError, "connect failed", "attempt", p.failures, "retry_in", wait.Round(time.Millisecond), "error", err)
 	} else {
 		p.failures = 0
 	}
@@ -392,6 +414,7 @@ func (p *Producer) resend(t *ProducerTransaction) {
 		return
 	}
 	t.resends++
+	p.ctr.retried.Add(1)
 	t.state.Store(txQueued)
 	err := p.enqueue(context.Background(), t)
 	if err == nil || !t.take() {
@@ -436,7 +459,7 @@ func (p *Producer) Stop() {
 			c.stop()
 		}
 		p.conns.Wait()
-		p.log.printf(LogLevelInfo, "stopped")
+		p.log.log(LogLevelInfo, "stopped")
 	})
 }
 

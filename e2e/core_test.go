@@ -218,7 +218,7 @@ func TestHeartbeatsKeepIdleConnection(t *testing.T) {
 	if err := p.Publish(topic, []byte("after")); err != nil {
 		t.Fatal(err)
 	}
-	if got := lg.count("connected ("); got != 1 {
+	if got := lg.count(") connected "); got != 1 {
 		t.Fatalf("connected %d times, want 1:\n%s", got, lg)
 	}
 	waitMessageCount(t, n, topic, 2)
@@ -241,7 +241,7 @@ func TestReconnectAfterRestart(t *testing.T) {
 	if err := p.Publish(topic, []byte("two")); err != nil {
 		t.Fatal(err)
 	}
-	if got := lg.count("connected ("); got != 2 {
+	if got := lg.count(") connected "); got != 2 {
 		t.Fatalf("connected %d times, want 2:\n%s", got, lg)
 	}
 	checkBodies(t, consume(t, n, topic, "ch", 2), []string{"one", "two"})

@@ -1,0 +1,164 @@
+package nsqpub
+
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+)
+
+// Outcome says what became of a publish, from its error.
+type Outcome int
+
+// The outcomes of a publish.
+const (
+	// OK: nsqd answered OK; the message is queued.
+	OK Outcome = iota
+	// Rejected: refused, by local validation before anything was sent or by
+	// nsqd (*ServerError); nsqd did not queue it, and sending it again would
+	// fail the same way.
+	Rejected
+	// NotSent: nsqd did not execute it (no connection, stopped, cancelled
+	// before it was written, or behind another command's error); safe to
+	// send again.
+	NotSent
+	// Unknown: written, but the connection or the caller's context ended
+	// before nsqd answered; nsqd may hold it.
+	Unknown
+)
+
+// String returns the outcome's name.
+func (o Outcome) String() string {
+	switch o {
+	case OK:
+		return "ok"
+	case Rejected:
+		return "rejected"
+	case NotSent:
+		return "not sent"
+	case Unknown:
+		return "unknown"
+	}
+	return "invalid"
+}
+
+// validationErrors are the errors of publishes rejected before sending.
+var validationErrors = []error{ErrInvalidTopic, ErrEmptyBody, ErrMessageTooLarge, ErrEmptyBatch, ErrBatchTooLarge, ErrInvalidDelay}
+
+// OutcomeOf classifies the error returned by a publish (or carried by a
+// ProducerTransaction): nil is OK; ErrUnknownOutcome is Unknown; a
+// validation error, or a *ServerError answering the command itself, is
+// Rejected; anything else (ErrNotConnected, ErrStopped, a context that ended
+// before the command was written) is NotSent.
+func OutcomeOf(err error) Outcome {
+	if err == nil {
+		return OK
+	}
+	if errors.Is(err, ErrUnknownOutcome) {
+		return Unknown
+	}
+	if errors.Is(err, ErrNotConnected) || errors.Is(err, ErrStopped) {
+		return NotSent
+	}
+	var se *ServerError
+	if errors.As(err, &se) {
+		return Rejected
+	}
+	for _, v := range validationErrors {
+		if errors.Is(err, v) {
+			return Rejected
+		}
+	}
+	return NotSent
+}
+
+// counters are a Producer's running totals, updated with atomics as
+// publishes complete.
+type counters struct {
+	published, rejected, notSent, unknown atomic.Uint64
+	retried, connects                     atomic.Uint64
+	inFlight                              atomic.Int64
+	lastErr                               atomic.Pointer[error]
+}
+
+// record counts n messages that ended with err.
+func (c *counters) record(err error, n int) {
+	c.inFlight.Add(-1)
+	switch OutcomeOf(err) {
+	case OK:
+		c.published.Add(uint64(n))
+		return
+	case Rejected:
+		c.rejected.Add(uint64(n))
+	case NotSent:
+		c.notSent.Add(uint64(n))
+	case Unknown:
+		c.unknown.Add(uint64(n))
+	}
+	c.lastErr.Store(&err)
+}
+
+// failed counts n messages of a publish that failed before it was queued
+// for the connection (it was never in flight).
+func (c *counters) failed(err error, n int) {
+	c.inFlight.Add(1)
+	c.record(err, n)
+}
+
+// ProducerStats is a snapshot of a Producer's counters. Message counts
+// count every message of an MPUB.
+type ProducerStats struct {
+	Addr  string // the nsqd address
+	State string // "idle", "connecting", "connected", "backoff" or "stopped"
+
+	Published uint64 // messages nsqd acknowledged
+	Rejected  uint64 // messages refused (validation or nsqd)
+	NotSent   uint64 // messages that failed without being executed
+	Unknown   uint64 // messages whose outcome is unknown
+	Retried   uint64 // publishes sent again on a new connection
+	InFlight  int64  // publishes accepted and not yet completed
+
+	Connects   uint64 // connections made
+	Reconnects uint64 // connections made after the first
+	LastError  error  // the last publish or connection error, or nil
+}
+
+// Stats returns a snapshot of the Producer's counters. It is cheap (a few
+// atomic loads and a short lock) and safe for concurrent use, so it can
+// feed expvar or a metrics exporter on every scrape.
+func (p *Producer) Stats() ProducerStats {
+	c := &p.ctr
+	s := ProducerStats{
+		Addr:      p.addr,
+		Published: c.published.Load(),
+		Rejected:  c.rejected.Load(),
+		NotSent:   c.notSent.Load(),
+		Unknown:   c.unknown.Load(),
+		Retried:   c.retried.Load(),
+		InFlight:  c.inFlight.Load(),
+		Connects:  c.connects.Load(),
+	}
+	if s.Connects > 0 {
+		s.Reconnects = s.Connects - 1
+	}
+	if e := c.lastErr.Load(); e != nil {
+		s.LastError = *e
+	}
+	p.mu.Lock()
+	switch {
+	case p.stopped:
+		s.State = "stopped"
+	case p.conn != nil && !p.conn.dead():
+		s.State = "connected"
+	case p.dialing != nil:
+		s.State = "connecting"
+	case time.Now().Before(p.retryAt):
+		s.State = "backoff"
+	default:
+		s.State = "idle"
+	}
+	if s.LastError == nil && p.dialErr != nil {
+		s.LastError = p.dialErr
+	}
+	p.mu.Unlock()
+	return s
+}
