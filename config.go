@@ -101,6 +101,10 @@ type Config struct {
 	// Default nil: silent. SetLogger adds a go-nsq style logger as well.
 	Logger *slog.Logger
 
+	// PoolStrategy is how a ProducerPool chooses a node: RoundRobin (the
+	// default) or Failover. Set takes "round-robin" or "failover".
+	PoolStrategy PoolStrategy
+
 	// AtLeastOnce resends, on a new connection, publishes whose outcome is
 	// unknown (written, then the connection ended before nsqd answered). nsqd
 	// may then hold a message twice; without it (the default) such publishes
@@ -202,6 +206,8 @@ func (c *Config) Validate() error {
 		return bad("max_defer_delay %v is negative", d.MaxDeferDelay)
 	case d.MaxQueued < 1:
 		return bad("max_queued %d must be positive", d.MaxQueued)
+	case d.PoolStrategy != RoundRobin && d.PoolStrategy != Failover:
+		return bad("pool_strategy %d is unknown", d.PoolStrategy)
 	case d.MaxInFlight < 1:
 		return bad("max_in_flight_commands %d must be positive", d.MaxInFlight)
 	}
@@ -287,6 +293,15 @@ func (c *Config) set(name string, v interface{}) (err error) {
 		c.MaxInFlight, err = toInt(v)
 	case "at_least_once":
 		c.AtLeastOnce, err = toBool(v)
+	case "pool_strategy":
+		switch v {
+		case "round-robin", "round_robin", RoundRobin:
+			c.PoolStrategy = RoundRobin
+		case "failover", Failover:
+			c.PoolStrategy = Failover
+		default:
+			return errors.New(`want "round-robin" or "failover"`)
+		}
 	case "tls_root_ca_file", "tls_insecure_skip_verify", "tls_cert", "tls_key", "tls_min_version":
 		return c.setTLSOption(name, v)
 	default:

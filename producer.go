@@ -254,10 +254,18 @@ func (p *Producer) run(ctx context.Context, cmd command) error {
 		txPool.Put(t)
 		return err
 	case <-ctx.Done():
-		if t.abandon() && !t.maybeQueued {
-			return ctx.Err()
+		if !t.abandon() {
+			// Taken by a connection, which will complete it later.
+			return fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())
 		}
-		return fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())
+		err := ctx.Err()
+		if t.maybeQueued {
+			err = fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
+		}
+		if t.ctr != nil {
+			t.ctr.record(err, cmd.count())
+		}
+		return err
 	}
 }
 
@@ -267,6 +275,11 @@ func (p *Producer) doAsync(cmd command, doneChan chan *ProducerTransaction, args
 		p.ctr.failed(err, cmd.count())
 		return err
 	}
+	return p.submitAsync(cmd, doneChan, args)
+}
+
+// submitAsync queues a validated publish with doneChan.
+func (p *Producer) submitAsync(cmd command, doneChan chan *ProducerTransaction, args []interface{}) error {
 	t := &ProducerTransaction{cmd: cmd, doneChan: doneChan, Args: args}
 	p.ctr.inFlight.Add(1) // before the writer can complete it
 	t.ctr = &p.ctr
