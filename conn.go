@@ -726,8 +726,7 @@ func (c *conn) writeCommand(t *ProducerTransaction, n, size int) {
 
 // writeSized writes a 4-byte length and b, as MPUB frames its messages.
 func (c *conn) writeSized(b []byte) {
-	var l [4]byte
-	binary.BigEndian.PutUint32(l[:], uint32(len(b)))
-	c.bw.Write(l[:])
+	c.hdr = binary.BigEndian.AppendUint32(c.hdr[:0], uint32(len(b)))
+	c.bw.Write(c.hdr)
 	c.bw.Write(b)
 }

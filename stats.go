@@ -94,7 +94,8 @@ func (c *counters) record(err error, n int) {
 	case Unknown:
 		c.unknown.Add(uint64(n))
 	}
-	c.lastErr.Store(&err)
+	last := err // a copy, so that only failures allocate
+	c.lastErr.Store(&last)
 }
 
 // failed counts n messages of a publish that failed before it was queued
