@@ -121,11 +121,19 @@ func newConn(ctx context.Context, nc net.Conn, addr string, cfg *Config, log *lo
 // handshake writes the magic and IDENTIFY, performs the upgrades nsqd grants
 // and AUTH. It reads exact frames straight from the socket, so that nothing
 // is read ahead of an upgrade, and honours ctx by moving the deadline.
-func (c *conn) handshake(ctx context.Context) error {
-	deadline, _ := ctx.Deadline()
+func (c *conn) handshake(ctx context.Context) (err error) {
+	deadline, hasDeadline := ctx.Deadline()
 	c.nc.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
+	defer func() {
+		// The socket's deadline is ctx's. When the socket times out first,
+		// wait for ctx to expire too (its timer is due), so that the caller
+		// reports context.DeadlineExceeded rather than a bare i/o timeout.
+		if err != nil && hasDeadline && !time.Now().Before(deadline) {
+			<-ctx.Done()
+		}
+	}()
 
 	id := identifyCommand(c.cfg)
 	msg := id.appendTo([]byte(magicV2))
