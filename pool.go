@@ -178,7 +178,7 @@ func (pp *ProducerPool) PingContext(ctx context.Context) error {
 			defer wg.Done()
 			errs[i] = n.p.PingContext(ctx)
 			if ctx.Err() == nil {
-				n.report(pp.log, errs[i])
+				n.report(pp.log, "", errs[i])
 			}
 		}()
 	}
@@ -210,6 +210,9 @@ func (pp *ProducerPool) do(ctx context.Context, cmd command) error {
 	if err := pp.lim.check(&cmd); err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return err // never sent, and no node is involved
+	}
 	var tried uint64
 	for {
 		i, err := pp.pick(tried)
@@ -219,20 +222,21 @@ func (pp *ProducerPool) do(ctx context.Context, cmd command) error {
 		tried |= 1 << i
 		n := pp.nodes[i]
 		err = n.p.run(ctx, cmd)
-		if !pp.retry(n, err, ctx.Err() != nil) {
+		if !pp.retry(n, cmd.topic, err, ctx.Err() != nil) {
 			return err
 		}
 	}
 }
 
-// retry records what err says of node n and reports whether the publish
-// should go to another node. A publish that ended because the caller's
-// context ended (cancelled) tells nothing about the node.
-func (pp *ProducerPool) retry(n *poolNode, err error, cancelled bool) bool {
+// retry records what err, the result of a publish to topic, says of node
+// n and reports whether the publish should go to another node. A publish
+// that ended because the caller's context ended (cancelled) tells nothing
+// about the node.
+func (pp *ProducerPool) retry(n *poolNode, topic string, err error, cancelled bool) bool {
 	if cancelled || errors.Is(err, ErrStopped) {
 		return false
 	}
-	n.report(pp.log, err)
+	n.report(pp.log, topic, err)
 	switch OutcomeOf(err) {
 	case NotSent:
 		return true
@@ -242,11 +246,26 @@ func (pp *ProducerPool) retry(n *poolNode, err error, cancelled bool) bool {
 	return false
 }
 
-// report updates the node's health from a publish's error.
-func (n *poolNode) report(log *logState, err error) {
+// report updates the node's health from the result of a publish to topic
+// ("" for a Ping).
+//
+// While a node waits out its backoff no publish is sent to it, so the
+// results that arrive meanwhile are those of publishes sent before it
+// failed: they do not change its state. Thus the many publishes in flight
+// on a connection that dies count as one failure, not as many (which would
+// push the backoff to its maximum at once), and an OK answered just before
+// the failure does not bring the node back. The first result after the
+// backoff, the probe, decides: OK makes the node healthy, a failure backs
+// it off for longer, and at least until its Producer dials again, so that
+// the next probe really dials.
+func (n *poolNode) report(log *logState, topic string, err error) {
 	o := OutcomeOf(err)
+	now := time.Now()
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if now.Before(n.downUntil) {
+		return
+	}
 	if o == OK || o == Rejected {
 		if n.failures > 0 {
 			log.log(LogLevelInfo, "node healthy again", "node", n.p.addr, "after_failures", n.failures)
@@ -256,9 +275,23 @@ func (n *poolNode) report(log *logState, err error) {
 	}
 	n.failures++
 	wait := backoff(n.failures)
-	n.downUntil, n.lastErr = time.Now().Add(wait), err
-	log.log(LogLevelWarning, "node skipped", "node", n.p.addr, "attempt", n.failures,
-		"retry_in", wait.Round(time.Millisecond), "error", err)
+	if redial := n.p.nextDial().Sub(now); redial > wait {
+		wait = redial
+	}
+	n.downUntil, n.lastErr = now.Add(wait), err
+	kv := []any{"node", n.p.addr, "attempt", n.failures, "retry_in", wait.Round(time.Millisecond), "error", err}
+	if topic != "" {
+		kv = append(kv, "topic", topic)
+	}
+	log.log(LogLevelWarning, "node skipped", kv...)
+}
+
+// nextDial returns when the Producer will dial again after failed dials
+// (zero if it is not backing off).
+func (p *Producer) nextDial() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.retryAt
 }
 
 // pick returns the index of the next node to try, skipping the nodes in
@@ -324,7 +357,7 @@ func (pp *ProducerPool) doAsync(cmd command, doneChan chan *ProducerTransaction,
 		pc.tried |= 1 << i
 		n := pp.nodes[i]
 		err = n.p.submitAsync(cmd, pp.results, []interface{}{pc})
-		if err == nil || !pp.retry(n, err, false) {
+		if err == nil || !pp.retry(n, cmd.topic, err, false) {
 			return err
 		}
 	}
@@ -339,7 +372,7 @@ func (pp *ProducerPool) forward() {
 	for t := range pp.results {
 		pc := t.Args[0].(*poolCall)
 		n := pp.nodeOf(t)
-		if t.Error != nil && pp.retry(n, t.Error, false) {
+		if t.Error != nil && pp.retry(n, t.cmd.topic, t.Error, false) {
 			pp.mu.Lock()
 			if !pp.stopping {
 				pp.retries.Add(1)
@@ -349,7 +382,7 @@ func (pp *ProducerPool) forward() {
 			}
 			pp.mu.Unlock()
 		} else if t.Error == nil {
-			n.report(pp.log, nil)
+			n.report(pp.log, t.cmd.topic, nil)
 		}
 		deliver(t, pc, t.Error)
 	}
@@ -382,7 +415,7 @@ func (pp *ProducerPool) retryAsync(t *ProducerTransaction, pc *poolCall) {
 		if err == nil {
 			return
 		}
-		if !pp.retry(n, err, false) {
+		if !pp.retry(n, t.cmd.topic, err, false) {
 			deliver(t, pc, err)
 			return
 		}

@@ -1,7 +1,9 @@
 package nsqpub
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -185,5 +187,109 @@ func TestProducerStats(t *testing.T) {
 	p.Stop()
 	if s := p.Stats(); s.State != "stopped" {
 		t.Fatalf("after Stop: %+v", s)
+	}
+}
+
+// TestPoolBackoffCountsProbesOnly: while a node waits out its backoff, the
+// results of publishes sent to it before (a burst of failures from one dead
+// connection, or an OK answered just before it died) leave its state alone;
+// the first result after the backoff decides. A failure also keeps the node
+// down at least until its Producer will dial again.
+func TestPoolBackoffCountsProbesOnly(t *testing.T) {
+	pp := newTestPool(t, []string{deadAddr(t)}, nil)
+	n := pp.nodes[0]
+	notSent := fmt.Errorf("%w: test", ErrNotConnected)
+	state := func() (int, bool) {
+		s := pp.Stats().Nodes[0]
+		return s.Failures, s.Healthy
+	}
+	for i := 0; i < 100; i++ {
+		n.report(pp.log, "t", notSent)
+	}
+	if f, healthy := state(); f != 1 || healthy {
+		t.Fatalf("after a burst of 100 failures: failures %d healthy %v, want 1 false", f, healthy)
+	}
+	n.report(pp.log, "t", nil) // answered before the node failed
+	if f, healthy := state(); f != 1 || healthy {
+		t.Fatalf("a stale OK changed the state: failures %d healthy %v", f, healthy)
+	}
+	expire := func() {
+		n.mu.Lock()
+		n.downUntil = time.Now().Add(-time.Millisecond)
+		n.mu.Unlock()
+	}
+	expire()
+	n.p.mu.Lock()
+	n.p.retryAt = time.Now().Add(time.Hour) // the Producer's own dial backoff
+	n.p.mu.Unlock()
+	n.report(pp.log, "t", notSent) // the probe fails
+	st := pp.Stats().Nodes[0]
+	if st.Failures != 2 || st.Healthy || time.Until(st.DownUntil) < 59*time.Minute {
+		t.Fatalf("after a failed probe: %+v, want 2 failures and down until the Producer's next dial", st)
+	}
+	expire()
+	n.report(pp.log, "t", nil) // the probe succeeds
+	if f, healthy := state(); f != 0 || !healthy {
+		t.Fatalf("after a good probe: failures %d healthy %v, want 0 true", f, healthy)
+	}
+}
+
+// TestPoolCancelledContextIsNotANodeFailure: a publish whose context is
+// already cancelled, or ends while the node's dial hangs, fails with the
+// context's error, goes to no other node and leaves the node healthy.
+func TestPoolCancelledContextIsNotANodeFailure(t *testing.T) {
+	hole, err := net.Listen("tcp", "127.0.0.1:0") // never accepts: the handshake hangs
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	good := newFastNSQD(t)
+	pp := newTestPool(t, []string{hole.Addr().String(), good.addr()}, &Config{PoolStrategy: Failover, DialTimeout: time.Minute})
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := pp.PublishContext(cancelled, "t", []byte("m")); err != context.Canceled {
+		t.Fatalf("already cancelled: %v, want context.Canceled", err)
+	}
+	if s := pp.Stats().Nodes[0]; s.State != "idle" || s.Connects != 0 {
+		t.Fatalf("an already cancelled publish started a dial: %+v", s)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if err := pp.PublishContext(short, "t", []byte("m")); err != context.DeadlineExceeded {
+		t.Fatalf("short context: %v, want context.DeadlineExceeded", err)
+	}
+	for i, s := range pp.Stats().Nodes {
+		if s.Failures != 0 || !s.Healthy {
+			t.Fatalf("node %d after cancelled publishes: %+v", i, s)
+		}
+	}
+	pp.Stop()
+	good.check(t, 0)
+}
+
+// TestPublishContextAlreadyCancelledSendsNothing: on a live connection, a
+// publish whose context is already cancelled returns context.Canceled and
+// is never written (it used to be queued, and the writer could take it).
+func TestPublishContextAlreadyCancelledSendsNothing(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), nil)
+	c := connect(t, f, p)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := 0; i < 200; i++ {
+		if err := p.PublishContext(ctx, "t", []byte("cancelled")); err != context.Canceled {
+			t.Fatalf("publish %d: %v, want context.Canceled", i, err)
+		}
+	}
+	errc := async(func() error { return p.Publish("t", []byte("last")) })
+	if got, want := string(c.readCommandSkipNOP()), pubBytes("t", "last"); got != want {
+		t.Fatalf("first command written %q, want %q", got, want)
+	}
+	c.sendOK()
+	if err := result(t, errc); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Stats(); s.Published != 1 || s.NotSent != 200 || s.InFlight != 0 {
+		t.Fatalf("stats %+v, want 1 published and 200 not sent", s)
 	}
 }

@@ -137,6 +137,7 @@ func NewProducer(addr string, config *Config) (*Producer, error) {
 	}
 	p := &Producer{addr: addr, cfg: *config, log: &logState{addr: addr, slog: config.Logger}}
 	p.cfg.setDefaults()
+	p.cfg.TlsConfig = config.TlsConfig.Clone() // later changes to the caller's copy do not leak in
 	p.lim = limits{maxMsgSize: p.cfg.MaxMsgSize, maxBodySize: p.cfg.MaxBodySize, maxDeferDelay: p.cfg.MaxDeferDelay}
 	p.dialCtx, p.cancelDial = context.WithCancel(context.Background())
 	return p, nil
@@ -232,6 +233,13 @@ func (p *Producer) do(ctx context.Context, cmd command) error {
 
 // run sends cmd on a pooled transaction and waits for its result or ctx.
 func (p *Producer) run(ctx context.Context, cmd command) error {
+	if err := ctx.Err(); err != nil {
+		// Already ended: never queue it, or the writer could take it.
+		if cmd.count() > 0 {
+			p.ctr.failed(err, cmd.count())
+		}
+		return err
+	}
 	t := txPool.Get().(*ProducerTransaction)
 	t.cmd = cmd
 	if cmd.count() > 0 {
