@@ -199,7 +199,7 @@ func (c *conn) handshake(ctx context.Context) (err error) {
 	}
 	if resp.AuthRequired {
 		if c.cfg.AuthSecret == "" {
-			return errors.New("nsqd requires AUTH and Config.AuthSecret (auth_secret) is empty")
+			return fmt.Errorf("%w: nsqd requires AUTH and Config.AuthSecret (auth_secret) is empty", ErrInvalidConfig)
 		}
 		if err := c.authenticate(rd, wr); err != nil {
 			return err
