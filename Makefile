@@ -4,7 +4,7 @@ GO      ?= go
 NSQD    := e2e/bin/nsqd
 NSQPUB  := bin/nsqpub
 
-.PHONY: test lint unit e2e demo nsqd clean
+.PHONY: test lint unit e2e soak demo nsqd clean
 
 test: lint unit e2e
 
@@ -19,6 +19,11 @@ unit:
 
 e2e: $(NSQD)
 	cd e2e && NSQD_BIN=$(CURDIR)/$(NSQD) $(GO) test -race -count=1 -timeout 30m ./...
+
+# The fault suite (e2e/faults_test.go) in its long form: more seeds, more
+# messages, more cuts and restarts. Every run prints its RESULT lines.
+soak: $(NSQD)
+	cd e2e && NSQPUB_SOAK=1 NSQD_BIN=$(CURDIR)/$(NSQD) $(GO) test -race -count=1 -v -timeout 90m -run 'TestFault' ./...
 
 nsqd: $(NSQD)
 
