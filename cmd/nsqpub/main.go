@@ -18,6 +18,15 @@
 //	--nsqd-tcp-address HOST:PORT  nsqd to publish to (required, repeatable);
 //	                              every record goes to every nsqd, in the
 //	                              order the flags were given
+//	--balance                     spread the records over the nsqd instead:
+//	                              each record goes to one of them, through a
+//	                              ProducerPool, which skips an nsqd that
+//	                              fails and sends its records to the others
+//	--balance-strategy S          with --balance: round-robin (the default)
+//	                              or failover (every record to the first
+//	                              healthy nsqd, in the order given)
+//	--batch N                     publish N records per MPUB (0, the default,
+//	                              or 1: one PUB per record)
 //	--delimiter C                 record delimiter: one byte, or an escape
 //	                              such as \t, \0 or \x1e (default "\n")
 //	--rate N                      publish at most N records per second
@@ -27,21 +36,41 @@
 //	                              a KEY alone sets a boolean option to true)
 //	--version                     print the version and exit
 //
-// Records are published asynchronously, up to 1024 (and 64 MiB) awaiting
-// nsqd's answer per nsqd. A record nsqd (or the library, for example one larger than
-// max_msg_size) does not accept is counted and the next record is
-// published. At the end nsqpub prints a summary such as
+// Records are published asynchronously, up to 1024 publishes (and 64 MiB)
+// awaiting nsqd's answer per nsqd (per pool with --balance). A record nsqd
+// (or the library, for example one larger than max_msg_size) does not
+// accept is counted and the next record is published. At the end nsqpub
+// prints a summary such as
 //
 //	nsqpub: published 3 records to 2 nsqd (1 failed: 1 not connected)
 //
-// where the failures count publishes, so with several nsqd a record that
-// fails on two of them counts twice. The first failure of each kind is also
-// printed when it happens.
+// where the failures count record publishes, so with several nsqd a record
+// that fails on two of them counts twice. With --balance the summary adds
+// how many messages each nsqd acknowledged:
+//
+//	nsqpub: published 3 records to 2 nsqd, balanced (127.0.0.1:4150: 2, 127.0.0.1:4152: 1)
+//
+// The first failure of each kind is also printed when it happens.
+//
+// With --batch N, records are gathered into batches of N and each batch is
+// published with one MPUB, which nsqd queues all or none. A batch is cut
+// short so that its MPUB body stays within max_body_size (set it to nsqd's
+// --max-body-size), at the end of the input, and when its first record has
+// waited 100 ms for the others (so that a slow input is not held up). A
+// record larger than max_msg_size fails on its own and never joins a batch.
+// A batch nsqd rejects for its body (E_BAD_MESSAGE, E_BAD_BODY) is
+// published again record by record, so that only a bad record fails.
 //
 // With --rate N, record i is published no earlier than i/N seconds after
 // the first; the schedule is computed from that instant, so it does not
 // drift. If the input stalls past a record's slot, the schedule restarts
 // from the moment the record arrives rather than catching up in a burst.
+// With --batch the schedule still paces records: a batch goes out when its
+// last record is due.
+//
+// When standard error is a terminal, a progress line (records read, their
+// rate, acknowledgements and errors) is redrawn on it up to four times a
+// second, and erased before any other message.
 //
 // At the end of the input nsqpub waits for nsqd's answer to every publish
 // (the library resends what a lost connection left unsent) before it stops.
@@ -49,8 +78,9 @@
 // option (5s by default); the summary is printed either way. A second
 // signal kills the program at once.
 //
-// Exit status: 0 when every record was acknowledged by every nsqd; 1 when a
-// publish failed or an input could not be read; 2 for a usage error.
+// Exit status: 0 when every record was acknowledged (by every nsqd, or with
+// --balance by one); 1 when a publish failed or an input could not be read;
+// 2 for a usage error.
 package main
 
 import (
@@ -65,6 +95,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -92,7 +123,14 @@ const (
 	pacerSlack = time.Millisecond
 	// resultGrace bounds the wait for results after every Producer stopped.
 	resultGrace = 5 * time.Second
+	// maxBatch bounds --batch (MaxBodySize bounds a batch's bytes anyway).
+	maxBatch = 1 << 20
 )
+
+// batchLinger is how long records may wait in a partial batch for more
+// input before the batch is published anyway, so that a slow input (tail
+// -f) is not held up. A variable so that tests can change it.
+var batchLinger = 100 * time.Millisecond
 
 // maxWindowBytes bounds the bytes of the publishes awaiting their result per
 // nsqd (one record is always allowed), so that big records cannot hold
@@ -120,12 +158,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return code
 	}
 	p := &publisher{
-		topic:  opts.topic,
-		addrs:  opts.addrs,
-		window: maxWindow,
-		maxMsg: opts.cfg.MaxMsgSize,
-		stderr: stderr,
-		kinds:  map[string]int{},
+		topic:   opts.topic,
+		window:  maxWindow,
+		maxMsg:  opts.cfg.MaxMsgSize,
+		maxBody: opts.cfg.MaxBodySize,
+		batchN:  max(opts.batch, 1),
+		errw:    &errWriter{w: stderr},
+		kinds:   map[string]int{},
 	}
 	if q := opts.cfg.MaxQueued; q > 0 && q < p.window {
 		// Never more outstanding than the library queues: PublishAsync then
@@ -135,31 +174,51 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if p.maxMsg <= 0 {
 		p.maxMsg = nsqpub.DefaultMaxMsgSize
 	}
-	for _, addr := range opts.addrs {
-		prod, err := nsqpub.NewProducer(addr, opts.cfg)
+	if p.maxBody <= 0 {
+		p.maxBody = nsqpub.DefaultMaxBodySize
+	}
+	if opts.balance {
+		pool, err := nsqpub.NewProducerPool(opts.addrs, opts.cfg)
 		if err != nil {
-			for _, q := range p.prods {
-				q.Stop()
-			}
 			fmt.Fprintf(stderr, "nsqpub: %v\n", err)
 			return 2
 		}
-		p.prods = append(p.prods, prod)
+		p.pool = pool
+		p.sinks = []sink{pool}
+		p.names = []string{"the nsqd pool " + pool.String()}
+	} else {
+		for _, addr := range opts.addrs {
+			prod, err := nsqpub.NewProducer(addr, opts.cfg)
+			if err != nil {
+				for _, s := range p.sinks {
+					s.Stop()
+				}
+				fmt.Fprintf(stderr, "nsqpub: %v\n", err)
+				return 2
+			}
+			p.sinks = append(p.sinks, prod)
+			p.names = append(p.names, addr)
+		}
+	}
+	for range p.sinks {
 		p.done = append(p.done, make(chan *nsqpub.ProducerTransaction, p.window))
 	}
-	p.out = make([]int, len(p.prods))
-	p.outB = make([]int, len(p.prods))
+	p.out = make([]int, len(p.sinks))
+	p.outR = make([]int, len(p.sinks))
+	p.outB = make([]int, len(p.sinks))
 	return p.run(ctx, opts.inputs, stdin, opts.delim, opts.rate)
 }
 
 // options are the parsed command line.
 type options struct {
-	topic  string
-	addrs  []string // deduplicated, in the order given
-	delim  byte
-	rate   int64
-	cfg    *nsqpub.Config
-	inputs []string // file names, "-" for stdin; empty means stdin
+	topic   string
+	addrs   []string // deduplicated, in the order given
+	delim   byte
+	rate    int64
+	batch   int  // records per MPUB; 0 or 1: one PUB per record
+	balance bool // spread the records over the nsqd with a ProducerPool
+	cfg     *nsqpub.Config
+	inputs  []string // file names, "-" for stdin; empty means stdin
 }
 
 // stringList is a repeatable string flag.
@@ -212,12 +271,16 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.Var(&addrs, "nsqd-tcp-address", "nsqd TCP `address` host:port (required, repeatable; every record goes to every nsqd)")
 	delimiter := fs.String("delimiter", "\n", "record delimiter: one byte, or an escape such as \\t, \\0 or \\x1e")
 	rate := fs.Int64("rate", 0, "publish at most `N` records per second (0 = no limit)")
+	balance := fs.Bool("balance", false, "spread the records over the nsqd (each record to one) instead of sending every record to every nsqd")
+	strategy := fs.String("balance-strategy", "", "with --balance: `round-robin` (default) or failover (the first healthy nsqd, in the order given)")
+	batchN := fs.Int("batch", 0, "publish `N` records per MPUB (0 or 1: one PUB per record)")
 	fs.Var(&producerOpts{cfg: cfg}, "producer-opt", "library option as `key,value`, passed to Config.Set (repeatable)")
 	version := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: nsqpub --topic=TOPIC --nsqd-tcp-address=HOST:PORT [flags] [FILE...]\n\n"+
 			"Publishes every non-empty delimited record of FILEs (default: standard input;\n"+
-			"\"-\" is standard input) to TOPIC on every nsqd given.\n\nFlags:\n")
+			"\"-\" is standard input) to TOPIC on every nsqd given, or with --balance on one\n"+
+			"of them.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -244,6 +307,15 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		return usageError("--nsqd-tcp-address is required")
 	case *rate < 0 || *rate > maxRate:
 		return usageError("--rate %d must be between 0 (no limit) and %d", *rate, maxRate)
+	case *batchN < 0 || *batchN > maxBatch:
+		return usageError("--batch %d must be between 0 (no batching) and %d", *batchN, maxBatch)
+	case *strategy != "" && !*balance:
+		return usageError("--balance-strategy needs --balance")
+	}
+	if *strategy != "" {
+		if err := cfg.Set("pool_strategy", *strategy); err != nil {
+			return usageError("--balance-strategy %q: want round-robin or failover", *strategy)
+		}
 	}
 	delim, err := parseDelimiter(*delimiter)
 	if err != nil {
@@ -252,7 +324,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	if err := cfg.Validate(); err != nil {
 		return usageError("%s", strings.TrimPrefix(err.Error(), "nsqpub: "))
 	}
-	opts := &options{topic: *topic, delim: delim, rate: *rate, cfg: cfg, inputs: fs.Args()}
+	opts := &options{topic: *topic, delim: delim, rate: *rate, batch: *batchN, balance: *balance, cfg: cfg, inputs: fs.Args()}
 	seen := map[string]bool{}
 	for _, a := range addrs {
 		if a == "" {
@@ -455,43 +527,77 @@ func (p *pacer) next(now time.Time) time.Time {
 	return t
 }
 
-// wait blocks until the next record is due. It reports false if ctx ended
-// first.
-func (p *pacer) wait(ctx context.Context) bool {
-	if p.rate <= 0 {
-		return ctx.Err() == nil
-	}
-	d := time.Until(p.next(time.Now()))
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+// sink is where records are published: a Producer for one nsqd (fan-out,
+// one per nsqd) or the ProducerPool over all of them (--balance).
+type sink interface {
+	PublishAsync(topic string, body []byte, done chan *nsqpub.ProducerTransaction, args ...interface{}) error
+	MultiPublishAsync(topic string, body [][]byte, done chan *nsqpub.ProducerTransaction, args ...interface{}) error
+	Stop()
 }
 
-// publisher fans records out to one Producer per nsqd and tallies the
-// results.
+// batch is what one publish carries: one record, or up to --batch records
+// in one MPUB. Its result covers all of them.
+type batch struct {
+	recs  []*record
+	bytes int // Σ len(body)
+}
+
+// mpubSize is the MPUB body size of b, as nsqd's --max-body-size counts it.
+func (b *batch) mpubSize() int { return 4 + 4*len(b.recs) + b.bytes }
+
+// bodies returns the records' bodies.
+func (b *batch) bodies() [][]byte {
+	out := make([][]byte, len(b.recs))
+	for i, r := range b.recs {
+		out[i] = r.body
+	}
+	return out
+}
+
+// where describes b's records in a message.
+func (b *batch) where() string {
+	r := b.recs[0]
+	if len(b.recs) == 1 {
+		return fmt.Sprintf("%s record %d", r.src, r.num)
+	}
+	return fmt.Sprintf("a batch of %d records from %s record %d on", len(b.recs), r.src, r.num)
+}
+
+// splitItem is a batch nsqd rejected for its body, to be published again
+// record by record to sink j so that only a bad record fails.
+type splitItem struct {
+	j   int
+	b   *batch
+	err error // nsqd's rejection
+}
+
+// publisher hands records to its sinks, in batches when asked to, and
+// tallies the results.
 type publisher struct {
 	topic  string
-	addrs  []string
-	prods  []*nsqpub.Producer
-	done   []chan *nsqpub.ProducerTransaction // per nsqd, capacity window
-	out    []int                              // per nsqd, publishes awaiting their result
-	outB   []int                              // per nsqd, the bytes of those publishes
+	sinks  []sink
+	names  []string                           // per sink, for messages
+	pool   *nsqpub.ProducerPool               // the only sink with --balance, else nil
+	done   []chan *nsqpub.ProducerTransaction // per sink, capacity window
+	out    []int                              // per sink, publishes awaiting their result
+	outR   []int                              // per sink, the records of those publishes
+	outB   []int                              // per sink, the bytes of those publishes
 	window int
 	maxMsg int
-	stderr io.Writer
+	// maxBody bounds a batch's MPUB body (nsqpub's MaxBodySize); batchN is
+	// the records per publish (1 without --batch).
+	maxBody, batchN int
+	errw            *errWriter
 
-	records int            // records handed to the nsqds
-	acked   int            // publishes nsqd acknowledged
-	failed  int            // publishes that failed
-	kinds   map[string]int // failed publishes by kind of error
+	cur     *batch      // records waiting for their batch to fill, or nil
+	curAt   time.Time   // when cur got its first record
+	split   []splitItem // rejected batches to publish again one by one
+	stopped bool        // the sinks are stopped: nothing more can be published
+
+	records atomic.Int64   // records read and handed on (or failed at once)
+	acked   atomic.Int64   // record publishes nsqd acknowledged
+	failed  atomic.Int64   // record publishes that failed
+	kinds   map[string]int // failed record publishes by kind of error
 	order   []string       // the kinds, in order of first occurrence
 }
 
@@ -502,75 +608,205 @@ func (p *publisher) run(ctx context.Context, inputs []string, stdin io.Reader, d
 	chunks := make(chan chunk, 4)
 	quit := make(chan struct{})
 	go readInputs(inputs, stdin, delim, p.maxMsg, chunks, quit)
+	stopProgress := p.startProgress()
 	pace := &pacer{rate: rate}
 	inputErrs := 0
 	interrupted := false
 loop:
 	for {
-		var c chunk
-		select {
-		case <-ctx.Done():
-			interrupted = true
-			break loop
-		case got, ok := <-chunks:
-			if !ok {
-				break loop
-			}
-			c = got
+		c, ok := p.nextChunk(ctx, chunks)
+		if !ok {
+			interrupted = ctx.Err() != nil
+			break
 		}
 		if c.err != nil {
-			fmt.Fprintf(p.stderr, "nsqpub: %v\n", c.err)
+			p.errw.printf("nsqpub: %v\n", c.err)
 			inputErrs++
 		}
 		for i := range c.recs {
-			if !pace.wait(ctx) || !p.publish(ctx, &c.recs[i]) {
+			if !p.pace(ctx, pace) || !p.add(ctx, &c.recs[i]) {
 				interrupted = true
 				break loop
 			}
 		}
 	}
 	close(quit)
+	// Records read are published, or counted as failed, even when
+	// interrupted.
+	p.flush(ctx)
 	p.finish(ctx)
+	stopProgress()
 	if interrupted {
-		fmt.Fprintf(p.stderr, "nsqpub: interrupted: stopped reading input\n")
+		p.errw.printf("nsqpub: interrupted: stopped reading input\n")
 	}
 	p.summary()
-	if p.failed > 0 || inputErrs > 0 {
+	if p.failed.Load() > 0 || inputErrs > 0 {
 		return 1
 	}
 	return 0
 }
 
-// publish hands r to every nsqd in order, first collecting results from an
-// nsqd whose window (maxWindow publishes, maxWindowBytes bytes) is full. It
-// reports false if ctx ended while it waited; the record then counts as
-// failed on the nsqds it had not reached.
-func (p *publisher) publish(ctx context.Context, r *record) bool {
-	p.records++
-	for j, prod := range p.prods {
-		if r.size > p.maxMsg {
-			p.fail(j, r, fmt.Errorf("%w: %d > %d", nsqpub.ErrMessageTooLarge, r.size, p.maxMsg))
-			continue
-		}
-		for p.out[j] >= p.window || (p.out[j] > 0 && p.outB[j]+len(r.body) > maxWindowBytes) {
+// nextChunk returns the next chunk of input, or false at its end or when
+// ctx ends. While records wait in a partial batch it waits at most until
+// the batch is batchLinger old, publishes it, and waits on.
+func (p *publisher) nextChunk(ctx context.Context, chunks <-chan chunk) (chunk, bool) {
+	for {
+		if p.cur == nil {
 			select {
-			case t := <-p.done[j]:
-				p.result(j, t)
 			case <-ctx.Done():
-				for k := j; k < len(p.prods); k++ {
-					p.fail(k, r, errInterrupted)
+				return chunk{}, false
+			case c, ok := <-chunks:
+				return c, ok
+			}
+		}
+		if d := time.Until(p.curAt.Add(batchLinger)); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return chunk{}, false
+			case c, ok := <-chunks:
+				t.Stop()
+				return c, ok
+			case <-t.C:
+			}
+		}
+		if !p.flush(ctx) {
+			return chunk{}, false
+		}
+	}
+}
+
+// pace waits until the next record is due by the --rate schedule (at once
+// without --rate), publishing a partial batch meanwhile if it becomes
+// batchLinger old. It reports false if ctx ended first.
+func (p *publisher) pace(ctx context.Context, pc *pacer) bool {
+	if pc.rate <= 0 {
+		return ctx.Err() == nil
+	}
+	due := pc.next(time.Now())
+	for {
+		wake := due
+		if p.cur != nil {
+			if l := p.curAt.Add(batchLinger); l.Before(wake) {
+				wake = l
+			}
+		}
+		if d := time.Until(wake); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return false
+			}
+		}
+		if !time.Now().Before(due) {
+			return true
+		}
+		if !p.flush(ctx) { // the batch's linger expired before the record's slot
+			return false
+		}
+	}
+}
+
+// add takes one record: a record too big for max_msg_size fails at once on
+// every sink; the others join the current batch, which is published when
+// full. A record that would take the batch past MaxBodySize, or past the
+// byte window, is put in the next batch. It reports false if ctx ended
+// while it waited for a window.
+func (p *publisher) add(ctx context.Context, r *record) bool {
+	p.records.Add(1)
+	if r.size > p.maxMsg {
+		b := &batch{recs: []*record{r}}
+		for j := range p.sinks {
+			p.fail(j, b, fmt.Errorf("%w: %d > %d", nsqpub.ErrMessageTooLarge, r.size, p.maxMsg))
+		}
+		return true
+	}
+	if c := p.cur; c != nil && (c.mpubSize()+4+len(r.body) > p.maxBody || c.bytes+len(r.body) > maxWindowBytes) {
+		if !p.flush(ctx) {
+			return false
+		}
+	}
+	if p.cur == nil {
+		p.cur, p.curAt = &batch{recs: make([]*record, 0, min(p.batchN, chunkSize))}, time.Now()
+	}
+	p.cur.recs = append(p.cur.recs, r)
+	p.cur.bytes += len(r.body)
+	if len(p.cur.recs) >= p.batchN {
+		return p.flush(ctx)
+	}
+	return true
+}
+
+// flush publishes the current batch, if any, to every sink, then tallies
+// the results already in and publishes again, one by one, the records of
+// batches nsqd rejected. It reports false if ctx ended while it waited for
+// a window; the records it could not hand on then count as failed.
+func (p *publisher) flush(ctx context.Context) bool {
+	b := p.cur
+	p.cur = nil
+	if b != nil {
+		for j := range p.sinks {
+			if !p.publishTo(ctx, j, b) {
+				for k := j; k < len(p.sinks); k++ {
+					p.fail(k, b, errInterrupted)
 				}
 				return false
 			}
 		}
-		if err := prod.PublishAsync(p.topic, r.body, p.done[j], r); err != nil {
-			p.fail(j, r, err)
-			continue
-		}
-		p.out[j]++
-		p.outB[j] += len(r.body)
 	}
 	p.collect()
+	return p.resplit(ctx)
+}
+
+// publishTo hands b to sink j, first collecting results while j's window
+// (maxWindow publishes, maxWindowBytes bytes) is full. It reports false,
+// having published nothing, if ctx ended while it waited.
+func (p *publisher) publishTo(ctx context.Context, j int, b *batch) bool {
+	for p.out[j] >= p.window || (p.out[j] > 0 && p.outB[j]+b.bytes > maxWindowBytes) {
+		select {
+		case t := <-p.done[j]:
+			p.result(j, t)
+		case <-ctx.Done():
+			return false
+		}
+	}
+	var err error
+	if len(b.recs) == 1 {
+		err = p.sinks[j].PublishAsync(p.topic, b.recs[0].body, p.done[j], b)
+	} else {
+		err = p.sinks[j].MultiPublishAsync(p.topic, b.bodies(), p.done[j], b)
+	}
+	if err != nil {
+		p.fail(j, b, err)
+		return true
+	}
+	p.out[j]++
+	p.outR[j] += len(b.recs)
+	p.outB[j] += b.bytes
+	return true
+}
+
+// resplit publishes again, record by record, the batches nsqd rejected for
+// their body. It reports false if ctx ended; what it could not publish
+// then fails with nsqd's error.
+func (p *publisher) resplit(ctx context.Context) bool {
+	for len(p.split) > 0 {
+		it := p.split[0]
+		p.split = p.split[1:]
+		for i, r := range it.b.recs {
+			if ctx.Err() != nil || !p.publishTo(ctx, it.j, &batch{recs: []*record{r}, bytes: len(r.body)}) {
+				p.fail(it.j, &batch{recs: it.b.recs[i:]}, it.err)
+				for _, rest := range p.split {
+					p.fail(rest.j, rest.b, rest.err)
+				}
+				p.split = nil
+				return false
+			}
+		}
+	}
 	return true
 }
 
@@ -589,37 +825,43 @@ func (p *publisher) collect() {
 	}
 }
 
-// result tallies the result of a publish to nsqd j.
+// result tallies the result of a publish to sink j. A batch of several
+// records that nsqd rejected for its body (one record too big for nsqd, or
+// the batch over its --max-body-size) is set aside to be published again
+// record by record, unless the sinks are stopped.
 func (p *publisher) result(j int, t *nsqpub.ProducerTransaction) {
-	var r *record
-	if len(t.Args) > 0 {
-		r, _ = t.Args[0].(*record)
-	}
+	b, _ := t.Args[0].(*batch)
 	p.out[j]--
-	if r != nil {
-		p.outB[j] -= len(r.body)
-	}
+	p.outR[j] -= len(b.recs)
+	p.outB[j] -= b.bytes
 	if t.Error == nil {
-		p.acked++
+		p.acked.Add(int64(len(b.recs)))
 		return
 	}
-	p.fail(j, r, t.Error)
+	var se *nsqpub.ServerError
+	if len(b.recs) > 1 && !p.stopped && errors.As(t.Error, &se) && (se.Code == "E_BAD_MESSAGE" || se.Code == "E_BAD_BODY") {
+		p.split = append(p.split, splitItem{j, b, t.Error})
+		return
+	}
+	p.fail(j, b, t.Error)
 }
 
-// fail counts a failed publish of r (nil if unknown) to nsqd j, printing
-// the first failure of each kind in full.
-func (p *publisher) fail(j int, r *record, err error) {
-	p.failed++
+// fail counts the failed publish of b's records to sink j, printing the
+// first failure of each kind in full.
+func (p *publisher) fail(j int, b *batch, err error) {
+	p.failN(j, b.where(), len(b.recs), err)
+}
+
+// failN counts n failed record publishes to sink j, printing the first
+// failure of each kind in full, with where they came from.
+func (p *publisher) failN(j int, where string, n int, err error) {
+	p.failed.Add(int64(n))
 	k := errorKind(err)
 	if p.kinds[k] == 0 {
 		p.order = append(p.order, k)
-		where := "a record"
-		if r != nil {
-			where = fmt.Sprintf("%s record %d", r.src, r.num)
-		}
-		fmt.Fprintf(p.stderr, "nsqpub: publishing %s to %s: %v (further %q failures are only counted)\n", where, p.addrs[j], err, k)
+		p.errw.printf("nsqpub: publishing %s to %s: %v (further %q failures are only counted)\n", where, p.names[j], err, k)
 	}
-	p.kinds[k]++
+	p.kinds[k] += n
 }
 
 // errorKind names the kind of a publish error for the summary: the
@@ -628,6 +870,8 @@ func errorKind(err error) string {
 	var se *nsqpub.ServerError
 	name := func(e error) string { return strings.TrimPrefix(e.Error(), "nsqpub: ") }
 	switch {
+	case errors.Is(err, nsqpub.ErrNoHealthyNode):
+		return name(nsqpub.ErrNoHealthyNode)
 	case errors.Is(err, nsqpub.ErrNotConnected):
 		return name(nsqpub.ErrNotConnected)
 	case errors.Is(err, nsqpub.ErrUnknownOutcome):
@@ -636,6 +880,8 @@ func errorKind(err error) string {
 		return "nsqd " + se.Code
 	case errors.Is(err, nsqpub.ErrMessageTooLarge):
 		return name(nsqpub.ErrMessageTooLarge)
+	case errors.Is(err, nsqpub.ErrBatchTooLarge):
+		return name(nsqpub.ErrBatchTooLarge)
 	case errors.Is(err, nsqpub.ErrStopped):
 		return name(nsqpub.ErrStopped)
 	case errors.Is(err, nsqpub.ErrProtocol):
@@ -646,42 +892,62 @@ func errorKind(err error) string {
 	return err.Error()
 }
 
-// finish collects the result of every publish still outstanding. Unless
-// ctx has ended, it first lets each run its course, including the
-// library's own resends after a lost connection, however long nsqd takes
-// to answer or the connection to be declared dead. Then, or as soon as ctx
-// ends, it stops every Producer at once: each writes what is queued and
-// waits for nsqd's answers up to its StopTimeout, failing the rest. Results
-// still missing resultGrace after that, which the library does not allow,
-// count as failed.
-func (p *publisher) finish(ctx context.Context) {
-wait:
-	for j := range p.prods {
-		for p.out[j] > 0 {
-			select {
-			case t := <-p.done[j]:
-				p.result(j, t)
-			case <-ctx.Done():
-				break wait
-			}
+// busy returns a sink with a publish awaiting its result, or -1.
+func (p *publisher) busy() int {
+	for j, n := range p.out {
+		if n > 0 {
+			return j
 		}
 	}
+	return -1
+}
+
+// finish collects the result of every publish still outstanding. Unless
+// ctx has ended, it first lets each run its course, including the
+// library's own resends after a lost connection (and the pool's on other
+// nodes), however long nsqd takes to answer or the connection to be
+// declared dead. Then, or as soon as ctx ends, it stops every sink at once:
+// each writes what is queued and waits for nsqd's answers up to its
+// StopTimeout, failing the rest. Results still missing resultGrace after
+// that, which the library does not allow, count as failed.
+func (p *publisher) finish(ctx context.Context) {
+	for ctx.Err() == nil {
+		if len(p.split) > 0 {
+			p.resplit(ctx)
+			continue
+		}
+		j := p.busy()
+		if j < 0 {
+			break
+		}
+		select {
+		case t := <-p.done[j]:
+			p.result(j, t)
+		case <-ctx.Done():
+		}
+	}
+	p.stopped = true
+	for _, it := range p.split {
+		p.fail(it.j, it.b, it.err)
+	}
+	p.split = nil
 	var wg sync.WaitGroup
-	for _, prod := range p.prods {
-		wg.Go(prod.Stop)
+	for _, s := range p.sinks {
+		wg.Go(s.Stop)
 	}
 	wg.Wait()
 	grace := time.NewTimer(resultGrace)
 	defer grace.Stop()
-	for j := range p.prods {
+	for j := range p.sinks {
 		for p.out[j] > 0 {
 			select {
 			case t := <-p.done[j]:
 				p.result(j, t)
 			case <-grace.C:
 				for k := range p.out {
-					for ; p.out[k] > 0; p.out[k]-- {
-						p.fail(k, nil, errors.New("no result after the producer stopped"))
+					if p.out[k] > 0 {
+						p.failN(k, "records", p.outR[k], errors.New("no result after the producer stopped"))
+						p.out[k], p.outR[k], p.outB[k] = 0, 0, 0
 					}
 				}
 				return
@@ -691,20 +957,136 @@ wait:
 }
 
 // summary prints the final line, such as
-// "nsqpub: published 3 records to 2 nsqd (1 failed: 1 not connected)".
+// "nsqpub: published 3 records to 2 nsqd (1 failed: 1 not connected)", or
+// with --balance
+// "nsqpub: published 3 records to 2 nsqd, balanced (127.0.0.1:4150: 2, 127.0.0.1:4152: 1)",
+// where the balanced counts are the messages each nsqd acknowledged.
 func (p *publisher) summary() {
 	noun := "records"
-	if p.records == 1 {
+	if p.records.Load() == 1 {
 		noun = "record"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "nsqpub: published %d %s to %d nsqd", p.records, noun, len(p.prods))
-	if p.failed > 0 {
+	nodes := len(p.sinks)
+	if p.pool != nil {
+		nodes = len(p.pool.Stats().Nodes)
+	}
+	fmt.Fprintf(&b, "nsqpub: published %d %s to %d nsqd", p.records.Load(), noun, nodes)
+	if p.pool != nil {
+		var per []string
+		for _, n := range p.pool.Stats().Nodes {
+			per = append(per, fmt.Sprintf("%s: %d", n.Addr, n.Published))
+		}
+		fmt.Fprintf(&b, ", balanced (%s)", strings.Join(per, ", "))
+	}
+	if failed := p.failed.Load(); failed > 0 {
 		parts := make([]string, len(p.order))
 		for i, k := range p.order {
 			parts[i] = fmt.Sprintf("%d %s", p.kinds[k], k)
 		}
-		fmt.Fprintf(&b, " (%d failed: %s)", p.failed, strings.Join(parts, "; "))
+		fmt.Fprintf(&b, " (%d failed: %s)", failed, strings.Join(parts, "; "))
 	}
-	fmt.Fprintln(p.stderr, b.String())
+	p.errw.printf("%s\n", b.String())
+}
+
+// ---------------------------------------------------------------------------
+// Standard error and the progress line
+
+// isTerminal reports whether w is a terminal (a character device), where
+// the progress line is shown. A variable so that tests can pretend.
+var isTerminal = func(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progressEvery is how often the progress line is redrawn. A variable so
+// that tests can speed it up.
+var progressEvery = 250 * time.Millisecond
+
+// errWriter is standard error, shared by the messages and the progress
+// line: a message first clears the progress line, which the next tick
+// redraws below it.
+type errWriter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	shown bool // a progress line is on the screen
+}
+
+// printf writes a message on a line of its own.
+func (e *errWriter) printf(format string, a ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.clearLocked()
+	fmt.Fprintf(e.w, format, a...)
+}
+
+// progress draws line in place of the previous progress line.
+func (e *errWriter) progress(line string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	fmt.Fprintf(e.w, "\r%s\x1b[K", line)
+	e.shown = true
+}
+
+// clear erases the progress line, if one is shown.
+func (e *errWriter) clear() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.clearLocked()
+}
+
+func (e *errWriter) clearLocked() {
+	if e.shown {
+		io.WriteString(e.w, "\r\x1b[K")
+		e.shown = false
+	}
+}
+
+// startProgress shows, when standard error is a terminal, a progress line
+// redrawn every progressEvery: records read, their rate over about the
+// last second, acknowledgements and failures. The returned function stops it
+// and erases the line.
+func (p *publisher) startProgress() (stop func()) {
+	if !isTerminal(p.errw.w) {
+		return func() {}
+	}
+	quit := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(progressEvery)
+		defer tick.Stop()
+		// The rate is over the last second or so: samples[0] is the
+		// newest sample at least a second old (or the start).
+		type sample struct {
+			at time.Time
+			n  int64
+		}
+		samples := []sample{{time.Now(), 0}}
+		for {
+			select {
+			case <-quit:
+				return
+			case now := <-tick.C:
+				n := p.records.Load()
+				samples = append(samples, sample{now, n})
+				for len(samples) > 2 && now.Sub(samples[1].at) >= time.Second {
+					samples = samples[1:]
+				}
+				base := samples[0]
+				rate := float64(n-base.n) / now.Sub(base.at).Seconds()
+				p.errw.progress(fmt.Sprintf("nsqpub: %d records, %.0f/s, %d acknowledged, %d errors",
+					n, rate, p.acked.Load(), p.failed.Load()))
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-exited
+		p.errw.clear()
+	}
 }

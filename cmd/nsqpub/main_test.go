@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -37,6 +38,7 @@ type fakeNSQD struct {
 	errs    []error
 	closing bool
 	reject  string // a body answered with an E_BAD_MESSAGE error frame
+	cmds    []int  // messages per accepted PUB or MPUB, in order
 }
 
 // fakeMsg is one message the fake received.
@@ -129,6 +131,13 @@ func (f *fakeNSQD) bodies(topic string) []string {
 		out = append(out, m.body)
 	}
 	return out
+}
+
+// commands returns how many messages each accepted PUB or MPUB carried.
+func (f *fakeNSQD) commands() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.cmds)
 }
 
 // waitMessages blocks until the fake has received at least n messages.
@@ -253,6 +262,9 @@ func (f *fakeNSQD) serve(c net.Conn) {
 			c.Write(frame(1, "E_BAD_MESSAGE "+name+" rejected by the fake"))
 			return
 		}
+		f.mu.Lock()
+		f.cmds = append(f.cmds, len(bodies))
+		f.mu.Unlock()
 		for _, b := range bodies {
 			f.record(topic, b)
 		}
@@ -655,6 +667,10 @@ func TestUsageErrors(t *testing.T) {
 		{"long delimiter", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--delimiter", "ab"}, "must be one byte"},
 		{"empty delimiter", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--delimiter", ""}, "must be one byte"},
 		{"negative rate", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--rate", "-1"}, "--rate -1"},
+		{"negative batch", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--batch", "-1"}, "--batch -1"},
+		{"huge batch", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--batch", "2000000"}, "--batch 2000000"},
+		{"unknown strategy", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--balance", "--balance-strategy", "random"}, `--balance-strategy "random"`},
+		{"strategy without balance", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--balance-strategy", "failover"}, "--balance-strategy needs --balance"},
 		{"unknown flag", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--nope"}, "flag provided but not defined"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -822,6 +838,8 @@ func TestErrorKind(t *testing.T) {
 		{fmt.Errorf("%w: %w", nsqpub.ErrUnknownOutcome, nsqpub.ErrStopped), "outcome unknown: written but not answered"},
 		{&nsqpub.ServerError{Code: "E_BAD_TOPIC", Message: "x"}, "nsqd E_BAD_TOPIC"},
 		{fmt.Errorf("%w: 11 > 10", nsqpub.ErrMessageTooLarge), "message body larger than MaxMsgSize"},
+		{fmt.Errorf("%w: %w: a: refused", nsqpub.ErrNotConnected, nsqpub.ErrNoHealthyNode), "no healthy nsqd node"},
+		{fmt.Errorf("%w: 6000000 > 5242880", nsqpub.ErrBatchTooLarge), strings.TrimPrefix(nsqpub.ErrBatchTooLarge.Error(), "nsqpub: ")},
 		{nsqpub.ErrStopped, "stopped"},
 		{errInterrupted, "interrupted before publishing"},
 		{errors.New("odd"), "odd"},
@@ -829,5 +847,287 @@ func TestErrorKind(t *testing.T) {
 		if got := errorKind(tc.err); got != tc.want {
 			t.Errorf("errorKind(%v) = %q, want %q", tc.err, got, tc.want)
 		}
+	}
+}
+
+// numbered returns n records "prefix-0" … and the input with them on lines.
+func numbered(prefix string, n int) ([]string, string) {
+	recs := make([]string, n)
+	for i := range recs {
+		recs[i] = fmt.Sprintf("%s-%d", prefix, i)
+	}
+	return recs, strings.Join(recs, "\n") + "\n"
+}
+
+// noLinger makes partial batches wait for input as long as the test runs,
+// so that batch sizes do not depend on timing.
+func noLinger(t *testing.T) {
+	old := batchLinger
+	batchLinger = time.Hour
+	t.Cleanup(func() { batchLinger = old })
+}
+
+// TestBatchPublishesMPUBsOfN checks --batch: N records per MPUB, the last
+// partial batch published at the end of the input.
+func TestBatchPublishesMPUBsOfN(t *testing.T) {
+	noLinger(t)
+	f := newFakeNSQD(t)
+	want, input := numbered("r", 25)
+	res := publish(t, input, "--topic", "t", "--nsqd-tcp-address", f.addr(), "--batch", "10")
+	wantSuccess(t, res, "nsqpub: published 25 records to 1 nsqd")
+	wantBodies(t, f, "t", want...)
+	if got := f.commands(); !slices.Equal(got, []int{10, 10, 5}) {
+		t.Errorf("commands carried %v messages, want [10 10 5]", got)
+	}
+}
+
+// TestBatchWithFanOut checks --batch with several nsqd: every batch goes to
+// every nsqd.
+func TestBatchWithFanOut(t *testing.T) {
+	noLinger(t)
+	f1, f2 := newFakeNSQD(t), newFakeNSQD(t)
+	want, input := numbered("r", 7)
+	res := publish(t, input, "--topic", "t", "--nsqd-tcp-address", f1.addr(), "--nsqd-tcp-address", f2.addr(), "--batch", "3")
+	wantSuccess(t, res, "nsqpub: published 7 records to 2 nsqd")
+	for _, f := range []*fakeNSQD{f1, f2} {
+		wantBodies(t, f, "t", want...)
+		if got := f.commands(); !slices.Equal(got, []int{3, 3, 1}) {
+			t.Errorf("nsqd %s: commands carried %v messages, want [3 3 1]", f.addr(), got)
+		}
+	}
+}
+
+// TestBatchRespectsMaxBodySize checks that a batch is cut short so that its
+// MPUB body stays within max_body_size.
+func TestBatchRespectsMaxBodySize(t *testing.T) {
+	noLinger(t)
+	f := newFakeNSQD(t)
+	var want []string
+	for i := range 10 {
+		want = append(want, pattern(100, byte(i)))
+	}
+	// 4 + 4×(4+100) = 420 <= 500 < 4 + 5×(4+100): four records per MPUB.
+	res := publish(t, strings.Join(want, "\n"), "--topic", "t", "--nsqd-tcp-address", f.addr(),
+		"--batch", "10", "--producer-opt", "max_body_size,500")
+	wantSuccess(t, res, "nsqpub: published 10 records to 1 nsqd")
+	wantBodies(t, f, "t", want...)
+	if got := f.commands(); !slices.Equal(got, []int{4, 4, 2}) {
+		t.Errorf("commands carried %v messages, want [4 4 2]", got)
+	}
+}
+
+// TestBatchLingerPublishesASlowInput checks that a partial batch does not
+// wait for input that is not coming yet.
+func TestBatchLingerPublishesASlowInput(t *testing.T) {
+	f := newFakeNSQD(t)
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write([]byte("a\nb\n"))
+		waited := make(chan struct{})
+		go func() { f.waitMessages(2); close(waited) }()
+		select {
+		case <-waited:
+			pw.Write([]byte("c"))
+			pw.Close()
+		case <-time.After(30 * time.Second):
+			pw.CloseWithError(errors.New("the partial batch was not published within 30s"))
+		}
+	}()
+	res := runCmd(t, context.Background(), pr, "--topic", "t", "--nsqd-tcp-address", f.addr(), "--batch", "100")
+	wantSuccess(t, res, "nsqpub: published 3 records to 1 nsqd")
+	wantBodies(t, f, "t", "a", "b", "c")
+	if got := f.commands(); !slices.Equal(got, []int{2, 1}) {
+		t.Errorf("commands carried %v messages, want [2 1]", got)
+	}
+}
+
+// TestBatchRejectedIsPublishedAgainOneByOne checks that when nsqd rejects a
+// batch for one bad record, only that record fails.
+func TestBatchRejectedIsPublishedAgainOneByOne(t *testing.T) {
+	noLinger(t)
+	f := newFakeNSQD(t)
+	f.mu.Lock()
+	f.reject = "bad"
+	f.mu.Unlock()
+	res := publish(t, "a\nbad\nc\nd\ne\nf\n", "--topic", "t", "--nsqd-tcp-address", f.addr(), "--batch", "4")
+	if res.code != 1 {
+		t.Errorf("exit status %d, want 1", res.code)
+	}
+	const summary = "nsqpub: published 6 records to 1 nsqd (1 failed: 1 nsqd E_BAD_MESSAGE)\n"
+	if !strings.HasSuffix(res.stderr, summary) {
+		t.Errorf("stderr does not end with %q:\n%s", summary, res.stderr)
+	}
+	if !strings.Contains(res.stderr, "publishing stdin record 2 to "+f.addr()) {
+		t.Errorf("stderr does not name the bad record:\n%s", res.stderr)
+	}
+	got := f.bodies("t")
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"a", "c", "d", "e", "f"}) {
+		t.Errorf("nsqd received %q, want every record but the bad one", got)
+	}
+}
+
+// TestBalanceSpreadsRecords checks --balance: each record goes to one nsqd,
+// alternately, and the summary says how many each acknowledged.
+func TestBalanceSpreadsRecords(t *testing.T) {
+	f1, f2 := newFakeNSQD(t), newFakeNSQD(t)
+	want, input := numbered("r", 300)
+	res := publish(t, input, "--topic", "t", "--nsqd-tcp-address", f1.addr(), "--nsqd-tcp-address", f2.addr(), "--balance")
+	wantSuccess(t, res, fmt.Sprintf("nsqpub: published 300 records to 2 nsqd, balanced (%s: 150, %s: 150)", f1.addr(), f2.addr()))
+	got := append(f1.bodies("t"), f2.bodies("t")...)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("the two nsqd received %d records together, want each of the %d once", len(got), len(want))
+	}
+}
+
+// TestBalanceSkipsADeadNSQD checks that with --balance a dead nsqd costs
+// nothing: its records go to the live one and the status is 0.
+func TestBalanceSkipsADeadNSQD(t *testing.T) {
+	f := newFakeNSQD(t)
+	dead := deadAddr(t)
+	want, input := numbered("r", 100)
+	res := publish(t, input, "--topic", "t", "--nsqd-tcp-address", dead, "--nsqd-tcp-address", f.addr(), "--balance")
+	wantSuccess(t, res, fmt.Sprintf("nsqpub: published 100 records to 2 nsqd, balanced (%s: 0, %s: 100)", dead, f.addr()))
+	wantBodies(t, f, "t", want...)
+}
+
+// TestBalanceFailoverStrategy checks --balance-strategy failover: every
+// record to the first healthy nsqd.
+func TestBalanceFailoverStrategy(t *testing.T) {
+	f1, f2 := newFakeNSQD(t), newFakeNSQD(t)
+	want, input := numbered("r", 50)
+	res := publish(t, input, "--topic", "t", "--nsqd-tcp-address", f1.addr(), "--nsqd-tcp-address", f2.addr(),
+		"--balance", "--balance-strategy", "failover")
+	wantSuccess(t, res, fmt.Sprintf("nsqpub: published 50 records to 2 nsqd, balanced (%s: 50, %s: 0)", f1.addr(), f2.addr()))
+	wantBodies(t, f1, "t", want...)
+	wantBodies(t, f2, "t")
+}
+
+// TestBalanceAllDown checks that with every nsqd dead each record fails
+// once, as having no healthy nsqd, and the status is 1.
+func TestBalanceAllDown(t *testing.T) {
+	a, b := deadAddr(t), deadAddr(t)
+	res := publish(t, "x\ny\n", "--topic", "t", "--nsqd-tcp-address", a, "--nsqd-tcp-address", b, "--balance")
+	if res.code != 1 {
+		t.Errorf("exit status %d, want 1", res.code)
+	}
+	summary := fmt.Sprintf("nsqpub: published 2 records to 2 nsqd, balanced (%s: 0, %s: 0) (2 failed: 2 no healthy nsqd node)\n", a, b)
+	if !strings.HasSuffix(res.stderr, summary) {
+		t.Errorf("stderr does not end with %q:\n%s", summary, res.stderr)
+	}
+}
+
+// TestBalanceWithBatchAndRate checks the three together: batches spread
+// over the nsqd, paced by the rate.
+func TestBalanceWithBatchAndRate(t *testing.T) {
+	noLinger(t)
+	f1, f2 := newFakeNSQD(t), newFakeNSQD(t)
+	want, input := numbered("r", 20)
+	start := time.Now()
+	res := publish(t, input, "--topic", "t", "--nsqd-tcp-address", f1.addr(), "--nsqd-tcp-address", f2.addr(),
+		"--balance", "--batch", "5", "--rate", "100")
+	elapsed := time.Since(start)
+	wantSuccess(t, res, fmt.Sprintf("nsqpub: published 20 records to 2 nsqd, balanced (%s: 10, %s: 10)", f1.addr(), f2.addr()))
+	for _, f := range []*fakeNSQD{f1, f2} {
+		if got := f.commands(); !slices.Equal(got, []int{5, 5}) {
+			t.Errorf("nsqd %s: commands carried %v messages, want [5 5]", f.addr(), got)
+		}
+	}
+	got := append(f1.bodies("t"), f2.bodies("t")...)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("received %q, want %q", got, want)
+	}
+	// Record 19 is due 19/100 s after record 0.
+	if elapsed < 190*time.Millisecond {
+		t.Errorf("20 records at --rate 100 took %v, want at least 190ms", elapsed)
+	}
+}
+
+// deadAddr returns a loopback address nothing listens on.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// progressRE matches one progress line.
+var progressRE = regexp.MustCompile(`^nsqpub: \d+ records, \d+/s, \d+ acknowledged, \d+ errors$`)
+
+// TestProgressLineOnATerminal checks the progress line: redrawn in place
+// at most every progressEvery, erased before any other message and before
+// the summary.
+func TestProgressLineOnATerminal(t *testing.T) {
+	defer func(old func(io.Writer) bool, every time.Duration) { isTerminal, progressEvery = old, every }(isTerminal, progressEvery)
+	isTerminal = func(io.Writer) bool { return true }
+	progressEvery = 20 * time.Millisecond
+	f := newFakeNSQD(t)
+	recs, input := numbered("r", 15)
+	input += pattern(20, 0) + "\n" // too big for max_msg_size 10: a message while the line is shown
+	start := time.Now()
+	res := publish(t, input, "--topic", "t", "--nsqd-tcp-address", f.addr(), "--rate", "50", "--producer-opt", "max_msg_size,10")
+	elapsed := time.Since(start)
+	wantBodies(t, f, "t", recs...)
+	const clear = "\r\x1b[K"
+	summary := "nsqpub: published 16 records to 1 nsqd (1 failed: 1 message body larger than MaxMsgSize)\n"
+	before, ok := strings.CutSuffix(res.stderr, summary)
+	if !ok || !(strings.HasSuffix(before, "\n") || strings.HasSuffix(before, clear)) {
+		t.Fatalf("stderr does not end with the summary on a line of its own:\n%q", res.stderr)
+	}
+	if !strings.Contains(res.stderr, clear+"nsqpub: publishing stdin record 16") {
+		t.Errorf("the progress line was not erased before a message:\n%q", res.stderr)
+	}
+	lines := 0
+	for _, part := range strings.Split(res.stderr, "\r") {
+		part = strings.TrimPrefix(part, "\x1b[K") // an erasure
+		line, rest, _ := strings.Cut(part, "\x1b[K")
+		switch {
+		case line == "":
+		case progressRE.MatchString(line):
+			lines++
+			if rest != "" {
+				t.Errorf("text %q after a progress line on the same line", rest)
+			}
+		case strings.HasPrefix(line, "nsqpub: publishing stdin record 16") || strings.HasPrefix(line, "nsqpub: published"):
+		default:
+			t.Errorf("unexpected stderr line %q", line)
+		}
+	}
+	if max := int(elapsed/progressEvery) + 1; lines < 2 || lines > max {
+		t.Errorf("%d progress lines in %v, want 2 to %d", lines, elapsed, max)
+	}
+}
+
+// TestNoProgressLineWhenNotATerminal checks that a file or a pipe as
+// standard error gets no progress line.
+func TestNoProgressLineWhenNotATerminal(t *testing.T) {
+	defer func(every time.Duration) { progressEvery = every }(progressEvery)
+	progressEvery = time.Millisecond
+	file, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	if isTerminal(file) || isTerminal(&bytes.Buffer{}) {
+		t.Fatal("a regular file or a buffer taken for a terminal")
+	}
+	f := newFakeNSQD(t)
+	_, input := numbered("r", 10)
+	code := run(context.Background(), append(slices.Clone(slackOpts), "--topic", "t", "--nsqd-tcp-address", f.addr(), "--rate", "200"),
+		strings.NewReader(input), io.Discard, file)
+	out, err := os.ReadFile(file.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 || string(out) != "nsqpub: published 10 records to 1 nsqd\n" {
+		t.Errorf("exit %d, stderr %q; want 0 and just the summary", code, out)
 	}
 }
