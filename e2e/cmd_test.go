@@ -1,0 +1,323 @@
+package e2e
+
+// End-to-end tests of the nsqpub command (issue 6): the binary, built from
+// cmd/nsqpub, run as a separate process against real nsqd v1.3.0.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cmdTimeout bounds one run of the command (a hang is a failure).
+const cmdTimeout = 60 * time.Second
+
+// cmdRun is what one run of the command did.
+type cmdRun struct {
+	code    int
+	stdout  string
+	stderr  string
+	elapsed time.Duration // from start to exit
+}
+
+// buildNSQPub builds the command into dir and returns its path.
+func buildNSQPub(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "nsqpub")
+	build := exec.Command("go", "build", "-o", bin, "github.com/nsqpub/nsqpub/cmd/nsqpub")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build cmd/nsqpub: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runNSQPub runs the command with stdin (nil: none) and args.
+func runNSQPub(t *testing.T, bin string, stdin io.Reader, args ...string) cmdRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	res := cmdRun{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("nsqpub %q did not exit within %v; stderr:\n%s", args, cmdTimeout, res.stderr)
+	case errors.As(err, &exit):
+		res.code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("running nsqpub: %v", err)
+	}
+	t.Logf("nsqpub %s: exit %d in %v, stderr:\n%s", strings.Join(args, " "), res.code, res.elapsed.Round(time.Millisecond), res.stderr)
+	return res
+}
+
+// wantOK fails unless the run exited 0 with just the summary on stderr.
+func wantOK(t *testing.T, res cmdRun, summary string) {
+	t.Helper()
+	if res.code != 0 || res.stderr != summary+"\n" {
+		t.Fatalf("exit %d, stderr %q; want 0 and %q", res.code, res.stderr, summary)
+	}
+}
+
+// TestCmd runs the nsqpub binary against real nsqd: input from stdin and
+// files, delimiters, a final record without its delimiter, --balance,
+// --batch, --rate accuracy and the exit statuses.
+func TestCmd(t *testing.T) {
+	bin := buildNSQPub(t, t.TempDir())
+
+	t.Run("stdin", func(t *testing.T) {
+		n := startNSQD(t)
+		topic := topicName(t)
+		n.CreateChannel(t, topic, "ch")
+		var want []string
+		var in strings.Builder
+		for i := range 500 {
+			want = append(want, fmt.Sprintf(`{"seq":%d}`, i))
+			in.WriteString(want[i] + "\n")
+		}
+		res := runNSQPub(t, bin, strings.NewReader(in.String()), "--topic", topic, "--nsqd-tcp-address", n.TCPAddr)
+		wantOK(t, res, "nsqpub: published 500 records to 1 nsqd")
+		if strings.Contains(res.stderr, "\r") {
+			t.Errorf("a progress line on a pipe: %q", res.stderr)
+		}
+		checkBodies(t, consume(t, n, topic, "ch", len(want)), want)
+	})
+
+	t.Run("files and delimiter", func(t *testing.T) {
+		n := startNSQD(t)
+		topic := topicName(t)
+		n.CreateChannel(t, topic, "ch")
+		dir := t.TempDir()
+		a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+		// Commas delimit; newlines, tabs and spaces are data. Both files
+		// end without a delimiter, the second in a multi-byte character.
+		if err := os.WriteFile(a, []byte("a 1,a\n2,,a\t3"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(b, []byte("b1,b2 ends in é"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := runNSQPub(t, bin, strings.NewReader("s1,s2,"), "--topic", topic, "--nsqd-tcp-address", n.TCPAddr,
+			"--delimiter", ",", a, "-", b)
+		wantOK(t, res, "nsqpub: published 7 records to 1 nsqd")
+		checkBodies(t, consume(t, n, topic, "ch", 7), []string{"a 1", "a\n2", "a\t3", "s1", "s2", "b1", "b2 ends in é"})
+	})
+
+	t.Run("escaped delimiter and final record intact", func(t *testing.T) {
+		n := startNSQD(t)
+		topic := topicName(t)
+		n.CreateChannel(t, topic, "ch")
+		last := strings.Repeat("z", 100<<10) + "!" // longer than the read buffer, no delimiter
+		res := runNSQPub(t, bin, strings.NewReader("one\x1etwo\x1e\x1e"+last), "--topic", topic, "--nsqd-tcp-address", n.TCPAddr,
+			"--delimiter", `\x1e`)
+		wantOK(t, res, "nsqpub: published 3 records to 1 nsqd")
+		checkBodies(t, consume(t, n, topic, "ch", 3), []string{"one", "two", last})
+	})
+
+	t.Run("fan-out", func(t *testing.T) {
+		nodes := startPoolNodes(t, 2)
+		topic := topicName(t)
+		_, in := cmdRecords("f", 300)
+		res := runNSQPub(t, bin, strings.NewReader(in), "--topic", topic,
+			"--nsqd-tcp-address", nodes[0].TCPAddr, "--nsqd-tcp-address", nodes[1].TCPAddr)
+		wantOK(t, res, "nsqpub: published 300 records to 2 nsqd")
+		for _, n := range nodes {
+			waitMessageCount(t, n, topic, 300) // every record on every nsqd
+		}
+	})
+
+	t.Run("balance", func(t *testing.T) {
+		nodes := startPoolNodes(t, 3)
+		topic := topicName(t)
+		for _, n := range nodes {
+			n.CreateChannel(t, topic, "ch")
+		}
+		const total = 3000
+		want, in := cmdRecords("bal", total)
+		args := []string{"--topic", topic, "--balance"}
+		for _, n := range nodes {
+			args = append(args, "--nsqd-tcp-address", n.TCPAddr)
+		}
+		res := runNSQPub(t, bin, strings.NewReader(in), args...)
+		var per []string
+		var got [][]byte
+		var spread []string
+		for _, n := range nodes {
+			count := n.Stats(t, topic).MessageCount
+			per = append(per, fmt.Sprintf("%s: %d", n.TCPAddr, count))
+			spread = append(spread, fmt.Sprintf("%.1f%%", 100*float64(count)/total))
+			if dev := float64(count)/(total/3) - 1; dev < -0.10 || dev > 0.10 {
+				t.Errorf("nsqd %s got %d of %d records, more than 10%% off a third", n.TCPAddr, count, total)
+			}
+			got = append(got, consume(t, n, topic, "ch", int(count))...)
+		}
+		// The summary's counts are nsqd's.
+		wantOK(t, res, fmt.Sprintf("nsqpub: published %d records to 3 nsqd, balanced (%s)", total, strings.Join(per, ", ")))
+		checkBodies(t, got, want)
+		t.Logf("RESULT cmd --balance: %d records over 3 nsqd: %s", total, strings.Join(spread, " / "))
+	})
+
+	t.Run("balance with a dead nsqd", func(t *testing.T) {
+		nodes := startPoolNodes(t, 2)
+		nodes[0].Kill()
+		topic := topicName(t)
+		_, in := cmdRecords("dead", 200)
+		res := runNSQPub(t, bin, strings.NewReader(in), "--topic", topic, "--balance",
+			"--nsqd-tcp-address", nodes[0].TCPAddr, "--nsqd-tcp-address", nodes[1].TCPAddr)
+		wantOK(t, res, fmt.Sprintf("nsqpub: published 200 records to 2 nsqd, balanced (%s: 0, %s: 200)", nodes[0].TCPAddr, nodes[1].TCPAddr))
+		waitMessageCount(t, nodes[1], topic, 200)
+	})
+
+	t.Run("batch", func(t *testing.T) {
+		// nsqd's --max-body-size of 2000 takes 19 records of 100 bytes per
+		// MPUB (4 + 19×104 = 1980); told so, nsqpub cuts its batches of 50
+		// to fit, and nsqd never refuses a body.
+		n := startNSQD(t, "--max-body-size=2000")
+		topic := topicName(t)
+		n.CreateChannel(t, topic, "ch")
+		var want []string
+		for i := range 1050 {
+			want = append(want, fmt.Sprintf("%0100d", i))
+		}
+		res := runNSQPub(t, bin, strings.NewReader(strings.Join(want, "\n")), "--topic", topic, "--nsqd-tcp-address", n.TCPAddr,
+			"--batch", "50", "--producer-opt", "max_body_size,2000")
+		wantOK(t, res, "nsqpub: published 1050 records to 1 nsqd")
+		checkBodies(t, consume(t, n, topic, "ch", len(want)), want)
+		// nsqd logs every refusal (as "E_BAD_BODY MPUB body too big").
+		if strings.Contains(n.Output(), "E_BAD_BODY") {
+			t.Fatalf("nsqd refused a batch:\n%s", n.Output())
+		}
+	})
+
+	t.Run("rate", func(t *testing.T) {
+		// --rate 200 for 1000 records: record 999 is due 4.995 s after the
+		// first, so the run takes 5 s; ±5% is allowed, for the run and for
+		// the span of nsqd's timestamps, and every whole second in between
+		// holds 200 ± 10% of them.
+		const rate, total = 200, 1000
+		for _, tc := range []struct {
+			name  string
+			nodes int
+			extra []string
+		}{
+			{"plain", 1, nil},
+			{"balance and batch", 2, []string{"--balance", "--batch", "10"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				nodes := startPoolNodes(t, tc.nodes)
+				topic := topicName(t)
+				args := []string{"--topic", topic, "--rate", fmt.Sprint(rate)}
+				for _, n := range nodes {
+					n.CreateChannel(t, topic, "ch")
+					args = append(args, "--nsqd-tcp-address", n.TCPAddr)
+				}
+				_, in := cmdRecords("rate", total)
+				res := runNSQPub(t, bin, strings.NewReader(in), append(args, tc.extra...)...)
+				if res.code != 0 {
+					t.Fatalf("exit %d", res.code)
+				}
+				var stamps []time.Time
+				for _, n := range nodes {
+					count := n.Stats(t, topic).MessageCount
+					for _, m := range consumeTimed(t, n, topic, "ch", int(count)) {
+						stamps = append(stamps, m.Timestamp)
+					}
+				}
+				if len(stamps) != total {
+					t.Fatalf("nsqd hold %d messages, want %d", len(stamps), total)
+				}
+				slices.SortFunc(stamps, func(a, b time.Time) int { return a.Compare(b) })
+				span := stamps[total-1].Sub(stamps[0])
+				const want = 5 * time.Second
+				within := func(d time.Duration) bool { return d >= want*95/100 && d <= want*105/100 }
+				if !within(res.elapsed) {
+					t.Errorf("the run took %v, want %v ± 5%%", res.elapsed, want)
+				}
+				if !within(span) {
+					t.Errorf("nsqd's timestamps span %v, want %v ± 5%%", span, want)
+				}
+				var perSecond []int
+				for s := 1; s <= 4; s++ {
+					from, to := stamps[0].Add(time.Duration(s-1)*time.Second), stamps[0].Add(time.Duration(s)*time.Second)
+					k := 0
+					for _, ts := range stamps {
+						if !ts.Before(from) && ts.Before(to) {
+							k++
+						}
+					}
+					perSecond = append(perSecond, k)
+					if k < rate*90/100 || k > rate*110/100 {
+						t.Errorf("second %d holds %d messages, want %d ± 10%%", s, k, rate)
+					}
+				}
+				t.Logf("RESULT cmd --rate %d %s: %d records, run %v (%+.2f%%), nsqd timestamps span %v (%+.2f%%), per second %v",
+					rate, strings.Join(tc.extra, " "), total, res.elapsed.Round(time.Millisecond),
+					100*(res.elapsed.Seconds()/want.Seconds()-1), span.Round(time.Millisecond),
+					100*(span.Seconds()/want.Seconds()-1), perSecond)
+			})
+		}
+	})
+
+	t.Run("exit codes", func(t *testing.T) {
+		// nsqd takes at most 100 bytes; nsqpub's max_msg_size stays at its
+		// 1 MiB default, so nsqd is the one to refuse the big record.
+		n := startNSQD(t, "--max-msg-size=100")
+		topic := topicName(t)
+		n.CreateChannel(t, topic, "ch")
+		big := strings.Repeat("x", 101)
+
+		res := runNSQPub(t, bin, strings.NewReader("ok\n"), "--topic", topic, "--nsqd-tcp-address", n.TCPAddr)
+		wantOK(t, res, "nsqpub: published 1 record to 1 nsqd")
+
+		for _, extra := range [][]string{nil, {"--batch", "10"}} {
+			res = runNSQPub(t, bin, strings.NewReader("a\n"+big+"\nb\n"), append([]string{"--topic", topic, "--nsqd-tcp-address", n.TCPAddr}, extra...)...)
+			if res.code != 1 || !strings.HasSuffix(res.stderr, "nsqpub: published 3 records to 1 nsqd (1 failed: 1 nsqd E_BAD_MESSAGE)\n") ||
+				!strings.Contains(res.stderr, "stdin record 2") {
+				t.Errorf("with a record nsqd refuses %v: exit %d, stderr %q; want 1 naming record 2", extra, res.code, res.stderr)
+			}
+		}
+		// Only the refused record is missing, with or without --batch.
+		checkBodies(t, consume(t, n, topic, "ch", 5), []string{"ok", "a", "b", "a", "b"})
+
+		res = runNSQPub(t, bin, strings.NewReader("x\n"), "--topic", topic, "--nsqd-tcp-address", "127.0.0.1:1")
+		if res.code != 1 || !strings.Contains(res.stderr, "(1 failed: 1 not connected)") {
+			t.Errorf("with nsqd unreachable: exit %d, stderr %q; want 1", res.code, res.stderr)
+		}
+		for _, args := range [][]string{
+			{"--nsqd-tcp-address", n.TCPAddr},                                                     // no --topic
+			{"--topic", topic, "--nsqd-tcp-address", n.TCPAddr, "--batch", "-1"},                  // bad --batch
+			{"--topic", topic, "--nsqd-tcp-address", n.TCPAddr, "--balance-strategy", "failover"}, // without --balance
+		} {
+			res = runNSQPub(t, bin, strings.NewReader("never read\n"), args...)
+			if res.code != 2 || !strings.Contains(res.stderr, "Run 'nsqpub -h' for usage.") {
+				t.Errorf("usage error %q: exit %d, stderr %q; want 2", args, res.code, res.stderr)
+			}
+		}
+		if s := n.Stats(t, topic); s.MessageCount != 5 {
+			t.Errorf("message_count %d, want 5: a usage error published something", s.MessageCount)
+		}
+	})
+}
+
+// cmdRecords returns n records "prefix-i" and the input of them on lines.
+func cmdRecords(prefix string, n int) ([]string, string) {
+	recs := make([]string, n)
+	for i := range recs {
+		recs[i] = fmt.Sprintf("%s-%d", prefix, i)
+	}
+	return recs, strings.Join(recs, "\n") + "\n"
+}
