@@ -3,8 +3,11 @@ package nsqpub_test
 import (
 	"context"
 	"errors"
+	"expvar"
 	"fmt"
 	"log"
+	"log/slog"
+	"os"
 	"time"
 
 	"github.com/nsqpub/nsqpub"
@@ -108,4 +111,50 @@ func ExampleConfig_Set() {
 func ExampleIsValidTopicName() {
 	fmt.Println(nsqpub.IsValidTopicName("events.v1"), nsqpub.IsValidTopicName("metrics#ephemeral"), nsqpub.IsValidTopicName("a:b"))
 	// Output: true true false
+}
+
+// A ProducerPool spreads publishes over several nsqd (round-robin, or
+// Failover for the first healthy one), skips a node that fails for a
+// backoff, and sends what it could not publish there to another node.
+// With AtLeastOnce it does so even when the outcome is unknown (nsqd may
+// then hold a message twice).
+func ExampleNewProducerPool() {
+	cfg := nsqpub.NewConfig()
+	cfg.AtLeastOnce = true
+	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil)) // structured events; silent if nil
+	pp, err := nsqpub.NewProducerPool([]string{"10.0.0.1:4150", "10.0.0.2:4150", "10.0.0.3:4150"}, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pp.Stop()
+	if err := pp.Publish("events", []byte(`{"id":1}`)); errors.Is(err, nsqpub.ErrNoHealthyNode) {
+		log.Print("every nsqd is down: ", err)
+	}
+	for _, n := range pp.Stats().Nodes {
+		fmt.Println(n.Addr, n.State, n.Healthy, n.Published, n.Failures)
+	}
+}
+
+// Stats is a cheap snapshot of a Producer's counters, safe to take on every
+// scrape: here it is exported with expvar, which net/http's default mux
+// serves as JSON on /debug/vars. ProducerPool.Stats gives the same per node.
+func ExampleProducer_Stats() {
+	p, err := nsqpub.NewProducer("127.0.0.1:4150", nsqpub.NewConfig())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Stop()
+	expvar.Publish("nsqpub", expvar.Func(func() any {
+		s := p.Stats()
+		lastErr := ""
+		if s.LastError != nil {
+			lastErr = s.LastError.Error()
+		}
+		return map[string]any{
+			"state": s.State, "published": s.Published, "rejected": s.Rejected,
+			"not_sent": s.NotSent, "unknown": s.Unknown, "retried": s.Retried,
+			"in_flight": s.InFlight, "reconnects": s.Reconnects, "last_error": lastErr,
+		}
+	}))
+	// go http.ListenAndServe("127.0.0.1:8080", nil) // GET /debug/vars
 }
