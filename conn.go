@@ -56,6 +56,8 @@ type conn struct {
 	sendMu     sync.RWMutex // held for reading while a publisher sends on txCh
 	sendClosed bool         // no more sends; guarded by sendMu
 
+	writeErr atomic.Pointer[error] // set when the writer stopped on an error
+
 	failOnce sync.Once
 	err      error         // first fatal error; written once before dying closes
 	dying    chan struct{} // closed by fail
@@ -355,6 +357,20 @@ func (c *conn) fail(err error) {
 	})
 }
 
+// writeFailed ends the writer after a write error. It does not fail the
+// connection at once: nsqd closes the connection after an error reply,
+// which makes writes fail too, and that reply, which the reader may not have
+// read yet, decides the fate of everything in flight (rejected, or never
+// executed). So the reader gets WriteTimeout to read what is left before
+// the connection fails.
+func (c *conn) writeFailed(err error) {
+	if c.dead() {
+		return
+	}
+	c.writeErr.Store(&err)
+	c.base.SetReadDeadline(time.Now().Add(c.cfg.WriteTimeout))
+}
+
 // dead reports whether the connection has failed or been stopped.
 func (c *conn) dead() bool {
 	select {
@@ -447,11 +463,18 @@ func (c *conn) readLoop() {
 	var buf []byte
 	timeout := c.readTimeout()
 	for {
-		c.base.SetReadDeadline(time.Now().Add(timeout))
+		if c.writeErr.Load() == nil {
+			c.base.SetReadDeadline(time.Now().Add(timeout))
+		}
 		typ, data, b, err := readFrame(c.r, buf, maxFrameSize)
 		buf = b
 		if err != nil {
-			c.fail(fmt.Errorf("reading from nsqd: %w", err))
+			if werr := c.writeErr.Load(); werr != nil {
+				err = fmt.Errorf("writing to nsqd: %w (then reading: %v)", *werr, err)
+			} else {
+				err = fmt.Errorf("reading from nsqd: %w", err)
+			}
+			c.fail(err)
 			return
 		}
 		switch typ {
@@ -547,12 +570,12 @@ func (c *conn) writeLoop() {
 			c.batch = append(c.batch[:0], t)
 			c.drainQueue()
 			if err := c.writeBatch(); err != nil {
-				c.fail(fmt.Errorf("writing to nsqd: %w", err))
+				c.writeFailed(err)
 				return
 			}
 		case <-c.nopCh:
 			if err := c.writeNOP(); err != nil {
-				c.fail(fmt.Errorf("answering heartbeat: %w", err))
+				c.writeFailed(err)
 				return
 			}
 		case <-c.stopping:
@@ -588,7 +611,7 @@ func (c *conn) finishStop() {
 			break
 		}
 		if err := c.writeBatch(); err != nil {
-			c.fail(fmt.Errorf("writing to nsqd: %w", err))
+			c.writeFailed(err)
 			return
 		}
 	}
