@@ -216,8 +216,8 @@ func TestCmd(t *testing.T) {
 			{"plain", 1, nil},
 			{"balance and batch", 2, []string{"--balance", "--batch", "10"}},
 		} {
+			// One after the other: timing is what is measured.
 			t.Run(tc.name, func(t *testing.T) {
-				t.Parallel()
 				nodes := startPoolNodes(t, tc.nodes)
 				topic := topicName(t)
 				args := []string{"--topic", topic, "--rate", fmt.Sprint(rate)}
@@ -268,6 +268,9 @@ func TestCmd(t *testing.T) {
 					rate, strings.Join(tc.extra, " "), total, res.elapsed.Round(time.Millisecond),
 					100*(res.elapsed.Seconds()/want.Seconds()-1), span.Round(time.Millisecond),
 					100*(span.Seconds()/want.Seconds()-1), perSecond)
+				if !within(res.elapsed) || !within(span) {
+					t.Logf("load average at the end: %s", loadAverage())
+				}
 			})
 		}
 	})
@@ -320,4 +323,14 @@ func cmdRecords(prefix string, n int) ([]string, string) {
 		recs[i] = fmt.Sprintf("%s-%d", prefix, i)
 	}
 	return recs, strings.Join(recs, "\n") + "\n"
+}
+
+// loadAverage returns the system's load averages where /proc has them, for
+// the log of a timing failure.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
 }

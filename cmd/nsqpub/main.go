@@ -63,7 +63,8 @@
 //
 // With --rate N, record i is published no earlier than i/N seconds after
 // the first; the schedule is computed from that instant, so it does not
-// drift. If the input stalls past a record's slot, the schedule restarts
+// drift, and a record up to 50 ms late (a busy machine) is caught up. If
+// the input stalls for longer past a record's slot, the schedule restarts
 // from the moment the record arrives rather than catching up in a burst.
 // With --batch the schedule still paces records: a batch goes out when its
 // last record is due.
@@ -119,8 +120,10 @@ const (
 	// maxRate bounds --rate, so that the schedule arithmetic cannot overflow.
 	maxRate = 1_000_000_000
 	// pacerSlack is how late a record may arrive before the rate schedule
-	// restarts from its arrival instead of catching up.
-	pacerSlack = time.Millisecond
+	// restarts from its arrival instead of catching up. Lateness within it
+	// is the machine's (a timer that fires late, a busy CPU) and is caught
+	// up, so that the rate stays exact; beyond it the input has stalled.
+	pacerSlack = 50 * time.Millisecond
 	// resultGrace bounds the wait for results after every Producer stopped.
 	resultGrace = 5 * time.Second
 	// maxBatch bounds --batch (MaxBodySize bounds a batch's bytes anyway).

@@ -1131,3 +1131,29 @@ func TestNoProgressLineWhenNotATerminal(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 0 and just the summary", code, out)
 	}
 }
+
+// TestPacerCatchesUpSmallLateness checks that a record a little late (a
+// timer firing late on a busy machine) keeps the schedule, so the rate
+// stays exact, while a stall longer than pacerSlack restarts it.
+func TestPacerCatchesUpSmallLateness(t *testing.T) {
+	p := &pacer{rate: 200} // a slot every 5 ms
+	start := time.Now()
+	p.next(start)
+	// Record 1 is due at 5 ms but ready only at 30 ms: still on schedule,
+	// due at once, and record 2 is due at 10 ms.
+	if got := p.next(start.Add(30 * time.Millisecond)); got.Sub(start) != 5*time.Millisecond {
+		t.Errorf("record 1 due at %v, want 5ms", got.Sub(start))
+	}
+	if got := p.next(start.Add(30 * time.Millisecond)); got.Sub(start) != 10*time.Millisecond {
+		t.Errorf("record 2 due at %v, want 10ms", got.Sub(start))
+	}
+	// Record 3 is due at 15 ms; ready after a stall past the slack, it
+	// anchors a new schedule.
+	late := start.Add(15*time.Millisecond + pacerSlack + time.Millisecond)
+	if got := p.next(late); !got.Equal(late) {
+		t.Errorf("record 3 after a stall due %v after it, want at once", got.Sub(late))
+	}
+	if got := p.next(late); got.Sub(late) != 5*time.Millisecond {
+		t.Errorf("record 4 due %v after the new anchor, want 5ms", got.Sub(late))
+	}
+}
