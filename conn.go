@@ -750,8 +750,12 @@ func (c *conn) writeCommand(t *ProducerTransaction, n, size int) {
 	}
 	c.hdr = appendMPUBHeader(c.hdr[:0], t.cmd.topic, size, n)
 	c.bw.Write(c.hdr)
-	for u := t; u != nil; u = u.next {
+	for u := t; u != nil; {
+		// Read the link first: once the last body is on the socket, nsqd
+		// may answer and the reader finish the members (clearing next).
+		next := u.next
 		c.writeSized(u.cmd.body)
+		u = next
 	}
 }
 
