@@ -1200,6 +1200,13 @@ func TestFaultPoisonMessage(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(p.Stop)
+			lg := newEventLogger()
+			p.SetLogger(lg, nsqpub.LogLevelInfo)
+			defer func() {
+				if t.Failed() {
+					t.Logf("producer log:\n%s", lg)
+				}
+			}()
 			l := newLedger(0)
 			done := make(chan *nsqpub.ProducerTransaction, total)
 			for i := 0; i < total; i++ {
@@ -1234,17 +1241,32 @@ func TestFaultPoisonMessage(t *testing.T) {
 			if l.dups() > 0 {
 				t.Errorf("%d results delivered twice", l.dups())
 			}
+			// nsqd closes the connection right after its error reply, with our
+			// pipelined bytes unread: the kernel then resets the connection
+			// and may drop that reply before it is sent. The producer can only
+			// report what was in flight as unknown then. Each connection nsqd
+			// closed without a reply reaching us is counted.
+			repliesLost := lg.count("connection closed") - lg.count("after an error reply")
 			l.mu.Lock()
 			for id, o := range l.out {
-				if (id == poison) != (o == outRejected) || (id != poison && o != outOK) {
+				switch {
+				case id == poison && o == outOK:
+					t.Errorf("the poison message %d was acknowledged", id)
+				case repliesLost == 0 && (id == poison) != (o == outRejected),
+					repliesLost == 0 && id != poison && o != outOK,
+					o != outOK && o != outUnknown && o != outRejected:
 					t.Errorf("publish %d (poison %d): %s", id, poison, outcomeNames[o])
 				}
 			}
 			l.mu.Unlock()
-			if s := l.sample(outRejected); !strings.Contains(s, "E_BAD_MESSAGE") {
+			if s := l.sample(outRejected); (repliesLost == 0 || s != "") && !strings.Contains(s, "E_BAD_MESSAGE") {
 				t.Errorf("the poison message failed with %q, want E_BAD_MESSAGE", s)
 			}
-			waitMessageCount(t, n, topic, int64(total-1))
+			if repliesLost == 0 {
+				waitMessageCount(t, n, topic, int64(total-1))
+			} else {
+				t.Logf("nsqd's error reply was lost in a connection reset %d time(s): %d publishes unknown", repliesLost, l.count(outUnknown))
+			}
 			counts := readIDs(t, n, topic, "ch", waitPumped(t, n, topic))
 			r.fill(l)
 			verify(t, l, counts, &r)
@@ -1252,7 +1274,8 @@ func TestFaultPoisonMessage(t *testing.T) {
 				t.Errorf("%d duplicates", r.Duplicates)
 			}
 			merged := strings.Count(n.Output(), "] - E_BAD_MESSAGE MPUB message too big") - mpubRejections
-			r.Extra = fmt.Sprintf("poison_id=%d rejected_as_merged_mpub=%d", poison, merged)
+			r.Extra = fmt.Sprintf("poison_id=%d rejected_as_merged_mpub=%d replies_lost_in_reset=%d connections=%d",
+				poison, merged, repliesLost, lg.count(connectedLine))
 			r.log(t)
 		})
 	}
