@@ -469,6 +469,10 @@ type NodeStats struct {
 }
 
 // PoolStats is a snapshot of a pool: each node, and the sums over them.
+// Counts are per node, so a publish that failed on one node and was then
+// acknowledged by another counts as NotSent (or Unknown) on the first and
+// Published on the second: Published is what nsqd acknowledged, the
+// failure counts are failed attempts, not failed publishes.
 type PoolStats struct {
 	Nodes                                 []NodeStats
 	Published, Rejected, NotSent, Unknown uint64
