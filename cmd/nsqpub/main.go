@@ -63,9 +63,10 @@
 //
 // With --rate N, record i is published no earlier than i/N seconds after
 // the first; the schedule is computed from that instant, so it does not
-// drift, and a record up to 50 ms late (a busy machine) is caught up. If
-// the input stalls for longer past a record's slot, the schedule restarts
-// from the moment the record arrives rather than catching up in a burst.
+// drift: when the command itself falls behind (a busy machine), it catches
+// up. When the input stalls past a record's slot (by more than 50 ms), the
+// schedule restarts from the moment the record arrives rather than
+// catching up in a burst.
 // With --batch the schedule still paces records: a batch goes out when its
 // last record is due.
 //
@@ -119,10 +120,8 @@ const (
 	slabMax  = 4 << 10
 	// maxRate bounds --rate, so that the schedule arithmetic cannot overflow.
 	maxRate = 1_000_000_000
-	// pacerSlack is how late a record may arrive before the rate schedule
-	// restarts from its arrival instead of catching up. Lateness within it
-	// is the machine's (a timer that fires late, a busy CPU) and is caught
-	// up, so that the rate stays exact; beyond it the input has stalled.
+	// pacerSlack is how late the input may deliver a record before the
+	// rate schedule restarts from its arrival instead of catching up.
 	pacerSlack = 50 * time.Millisecond
 	// resultGrace bounds the wait for results after every Producer stopped.
 	resultGrace = 5 * time.Second
@@ -372,6 +371,7 @@ type record struct {
 type chunk struct {
 	recs []record
 	err  error
+	at   time.Time // when the reader had the records: the rate schedule's view of the input
 }
 
 // splitter cuts delimited records out of a buffered input.
@@ -485,7 +485,7 @@ func readInput(r io.Reader, src string, delim byte, max int, send func(chunk) bo
 			size += len(body)
 		}
 		if err != nil {
-			if len(recs) > 0 && !send(chunk{recs: recs}) {
+			if len(recs) > 0 && !send(chunk{recs: recs, at: time.Now()}) {
 				return false
 			}
 			if err != io.EOF {
@@ -494,7 +494,7 @@ func readInput(r io.Reader, src string, delim byte, max int, send func(chunk) bo
 			return true
 		}
 		if len(recs) > 0 && (len(recs) == cap(recs) || size >= chunkBytes || sp.br.Buffered() == 0) {
-			if !send(chunk{recs: recs}) {
+			if !send(chunk{recs: recs, at: time.Now()}) {
 				return false
 			}
 			recs, size = make([]record, 0, chunkSize), 0
@@ -518,12 +518,14 @@ func (p *pacer) due(i int64) time.Time {
 	return p.anchor.Add(time.Duration(k/p.rate)*time.Second + time.Duration(k%p.rate)*time.Second/time.Duration(p.rate))
 }
 
-// next returns when the next record may be released, given that it is
-// ready at now. The first record, or one that arrives more than pacerSlack
-// after its slot, anchors a new schedule at now.
-func (p *pacer) next(now time.Time) time.Time {
-	if p.n == 0 || now.Sub(p.due(p.n)) > pacerSlack {
-		p.anchor, p.base = now, p.n
+// next returns when the next record may be released, given that the input
+// had it at ready. The first record, or one the input delivered more than
+// pacerSlack after its slot, anchors a new schedule at ready. A record the
+// input delivered in time keeps its slot however late the command itself
+// gets to it (a busy machine): the schedule then catches up.
+func (p *pacer) next(ready time.Time) time.Time {
+	if p.n == 0 || ready.Sub(p.due(p.n)) > pacerSlack {
+		p.anchor, p.base = ready, p.n
 	}
 	t := p.due(p.n)
 	p.n++
@@ -627,7 +629,7 @@ loop:
 			inputErrs++
 		}
 		for i := range c.recs {
-			if !p.pace(ctx, pace) || !p.add(ctx, &c.recs[i]) {
+			if !p.pace(ctx, pace, c.at) || !p.add(ctx, &c.recs[i]) {
 				interrupted = true
 				break loop
 			}
@@ -683,11 +685,11 @@ func (p *publisher) nextChunk(ctx context.Context, chunks <-chan chunk) (chunk, 
 // pace waits until the next record is due by the --rate schedule (at once
 // without --rate), publishing a partial batch meanwhile if it becomes
 // batchLinger old. It reports false if ctx ended first.
-func (p *publisher) pace(ctx context.Context, pc *pacer) bool {
+func (p *publisher) pace(ctx context.Context, pc *pacer, ready time.Time) bool {
 	if pc.rate <= 0 {
 		return ctx.Err() == nil
 	}
-	due := pc.next(time.Now())
+	due := pc.next(ready)
 	for {
 		wake := due
 		if p.cur != nil {

@@ -1132,9 +1132,11 @@ func TestNoProgressLineWhenNotATerminal(t *testing.T) {
 	}
 }
 
-// TestPacerCatchesUpSmallLateness checks that a record a little late (a
-// timer firing late on a busy machine) keeps the schedule, so the rate
-// stays exact, while a stall longer than pacerSlack restarts it.
+// TestPacerCatchesUpSmallLateness checks that a record the input delivers
+// a little late keeps the schedule, so the rate stays exact, while an input
+// stall longer than pacerSlack restarts it. (A record delivered in time
+// keeps its slot whenever the command gets to it: next only sees when the
+// input had it.)
 func TestPacerCatchesUpSmallLateness(t *testing.T) {
 	p := &pacer{rate: 200} // a slot every 5 ms
 	start := time.Now()
