@@ -389,13 +389,16 @@ func stopProducer(t testing.TB, p *nsqpub.Producer, bound time.Duration) (hung i
 // Reading back
 
 // waitPumped waits (at most 30 s) until topic has handed every message to
-// its one channel and returns how many messages that channel holds.
+// its one channel — the topic holds none and the channel has received at
+// least as many as the topic accepted since nsqd started (after a restart
+// the channel also receives what the topic kept on disk) — and returns how
+// many messages that channel holds.
 func waitPumped(t testing.TB, n *nsqd, topic string) int {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		s := n.Stats(t, topic)
-		if s.Depth == 0 && len(s.Channels) == 1 {
+		if s.Depth == 0 && len(s.Channels) == 1 && s.Channels[0].MessageCount >= s.MessageCount {
 			c := s.Channels[0]
 			return int(c.Depth + c.InFlightCount + c.DeferredCount)
 		}
@@ -404,6 +407,19 @@ func waitPumped(t testing.TB, n *nsqd, topic string) int {
 		}
 		time.Sleep(pollInterval)
 	}
+}
+
+// queueErrors returns nsqd's log lines about its topics, channels and disk
+// queues at WARN or ERROR level: where nsqd itself drops messages.
+func queueErrors(n *nsqd) string {
+	var out []string
+	for _, line := range strings.Split(n.Output(), "\n") {
+		if (strings.Contains(line, "ERROR") || strings.Contains(line, "WARN")) &&
+			(strings.Contains(line, "DISKQUEUE") || strings.Contains(line, "TOPIC(") || strings.Contains(line, "CHANNEL(")) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // readIDs reads exactly want messages from topic/channel with go-nsq's
@@ -902,11 +918,15 @@ func runCuts(t *testing.T, seed uint64, atLeastOnce bool) {
 	total := waitPumped(t, n, topic)
 	msgCount := n.Stats(t, topic).MessageCount
 	if msgCount != int64(total) || msgCount < int64(l.count(outOK)) {
-		t.Errorf("message_count %d, channel holds %d, acknowledged %d", msgCount, total, l.count(outOK))
+		t.Errorf("message_count %d, channel holds %d, acknowledged %d (%s)\nnsqd's queue errors:\n%s",
+			msgCount, total, l.count(outOK), n.describe(topic), queueErrors(n))
 	}
 	counts := readIDs(t, n, topic, "ch", total)
 	r.fill(l)
 	unknownArrived := verify(t, l, counts, &r)
+	if r.Lost > 0 {
+		t.Logf("nsqd's queue errors:\n%s", queueErrors(n))
+	}
 	if !atLeastOnce && r.Duplicates > 0 {
 		t.Errorf("%d duplicates without AtLeastOnce: something written was sent again", r.Duplicates)
 	}
