@@ -4,7 +4,7 @@ GO      ?= go
 NSQD    := e2e/bin/nsqd
 NSQPUB  := bin/nsqpub
 
-.PHONY: test lint unit e2e soak demo nsqd clean
+.PHONY: test lint unit e2e soak demo nsqd bench clean
 
 test: lint unit e2e
 
@@ -35,6 +35,11 @@ $(NSQPUB): $(wildcard *.go cmd/nsqpub/*.go)
 
 demo: $(NSQD) $(NSQPUB)
 	cd e2e && $(GO) run ./cmd/demo -nsqd $(CURDIR)/$(NSQD) -nsqpub $(CURDIR)/$(NSQPUB) -n 100000
+
+# bench compares nsqpub with go-nsq v1.1.0 on a real nsqd (issue 4; see
+# BENCHMARKS.md). Flags go through BENCHFLAGS, e.g. BENCHFLAGS="-modes async -sizes 100".
+bench: $(NSQD)
+	cd e2e && $(GO) run ./cmd/bench -nsqd $(CURDIR)/$(NSQD) $(BENCHFLAGS)
 
 clean:
 	rm -rf bin e2e/bin
