@@ -63,6 +63,14 @@ func (c *command) count() int {
 	return 0
 }
 
+// bodySize returns the size of the command's body on the wire.
+func (c *command) bodySize() int {
+	if c.kind == cmdMPUB {
+		return mpubBodySize(c.bodies)
+	}
+	return len(c.body)
+}
+
 // mpubBodySize returns the MPUB body size for bodies: 4 + Σ(4 + len).
 func mpubBodySize(bodies [][]byte) int {
 	n := 4

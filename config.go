@@ -29,6 +29,7 @@ const (
 	DefaultStopTimeout       = 5 * time.Second
 	DefaultMaxQueued         = 1024
 	DefaultMaxInFlight       = 64
+	DefaultMaxInFlightBytes  = 16 << 20
 )
 
 // ErrInvalidConfig is wrapped by every error that Config.Set, Config.Validate
@@ -95,6 +96,10 @@ type Config struct {
 	// MaxInFlight is how many commands may be written to nsqd and not yet
 	// answered before the writer waits. Default 64.
 	MaxInFlight int
+	// MaxInFlightBytes bounds the message bytes written to nsqd and not yet
+	// answered; with MaxQueued it bounds the memory a fast publisher can
+	// hold up. A single larger command is still sent alone. Default 16 MiB.
+	MaxInFlightBytes int
 
 	// Logger receives structured events (connects, failures, reconnects,
 	// pool node health) with fields such as addr, error and attempt.
@@ -160,6 +165,9 @@ func (c *Config) setDefaults() {
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = DefaultMaxInFlight
 	}
+	if c.MaxInFlightBytes == 0 {
+		c.MaxInFlightBytes = DefaultMaxInFlightBytes
+	}
 	if c.Hostname == "" {
 		c.Hostname, _ = os.Hostname()
 	}
@@ -208,6 +216,8 @@ func (c *Config) Validate() error {
 		return bad("max_queued %d must be positive", d.MaxQueued)
 	case d.PoolStrategy != RoundRobin && d.PoolStrategy != Failover:
 		return bad("pool_strategy %d is unknown", d.PoolStrategy)
+	case d.MaxInFlightBytes < 1:
+		return bad("max_in_flight_bytes %d must be positive", d.MaxInFlightBytes)
 	case d.MaxInFlight < 1:
 		return bad("max_in_flight_commands %d must be positive", d.MaxInFlight)
 	}
@@ -291,6 +301,8 @@ func (c *Config) set(name string, v interface{}) (err error) {
 		c.MaxQueued, err = toInt(v)
 	case "max_in_flight_commands":
 		c.MaxInFlight, err = toInt(v)
+	case "max_in_flight_bytes":
+		c.MaxInFlightBytes, err = toInt(v)
 	case "at_least_once":
 		c.AtLeastOnce, err = toBool(v)
 	case "pool_strategy":

@@ -36,6 +36,7 @@ type ProducerTransaction struct {
 	solo        bool                 // never merge: resent from a rejected merged MPUB
 	maybeQueued bool                 // written once with no answer: nsqd may have it
 	resends     int                  // times sent again on a new connection
+	wire        int                  // body bytes of the command it heads, while in flight
 	ctr         *counters            // the Producer's counters, nil for NOP
 
 	// Error is nil when nsqd answered OK, and otherwise says why not.
