@@ -471,6 +471,10 @@ func (c *conn) readLoop() {
 	for {
 		if c.writeErr.Load() == nil {
 			c.base.SetReadDeadline(time.Now().Add(timeout))
+			if c.writeErr.Load() != nil {
+				// The writer failed meanwhile: keep its short deadline.
+				c.base.SetReadDeadline(time.Now().Add(c.cfg.WriteTimeout))
+			}
 		}
 		typ, data, b, err := readFrame(c.r, buf, maxFrameSize)
 		buf = b
