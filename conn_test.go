@@ -591,3 +591,35 @@ func TestReadFrameReusesBuffer(t *testing.T) {
 		t.Fatalf("%v allocations reading 100 frames", allocs)
 	}
 }
+
+// TestInFlightBytesWindow: with MaxInFlightBytes room for one command, the
+// writer sends the next only after nsqd answered the previous one.
+func TestInFlightBytesWindow(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), &Config{MaxInFlightBytes: 100})
+	c := connect(t, f, p)
+	done := make(chan *ProducerTransaction, 3)
+	body := bytes.Repeat([]byte("x"), 60)
+	for _, topic := range []string{"a", "b", "c"} {
+		if err := p.PublishAsync(topic, body, done); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, topic := range []string{"a", "b", "c"} {
+		if got := string(c.readCommandSkipNOP()); got != pubBytes(topic, string(body)) {
+			t.Fatalf("command %d: %q", i, got)
+		}
+		// Nothing more may arrive before this command is answered. (A
+		// correct client never sends here, so this cannot fail spuriously.)
+		c.nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if n, err := c.r.Peek(1); err == nil && string(n) != "N" {
+			t.Fatalf("command %d: the client sent more while %d bytes were unanswered", i, len(body))
+		}
+		c.sendOK()
+	}
+	for i := 0; i < 3; i++ {
+		if tr := <-done; tr.Error != nil {
+			t.Fatal(tr.Error)
+		}
+	}
+}
