@@ -438,12 +438,9 @@ func TestAuthRequiredWithoutSecret(t *testing.T) {
 	f := newFakeNSQD(t)
 	p := newTestProducer(t, f.addr(), nil)
 	errc := async(p.Ping)
-	c := f.accept()
-	c.expectMagic()
-	c.readIdentify()
-	c.sendResponse(`{"auth_required":true}`)
+	f.acceptWithReply(`{"auth_required":true}`)
 	err := result(t, errc)
-	if err == nil || !strings.Contains(err.Error(), "AuthSecret") {
+	if err == nil || !strings.Contains(err.Error(), "AuthSecret") || !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("err = %v, want an error naming AuthSecret", err)
 	}
 }
@@ -452,10 +449,7 @@ func TestAuth(t *testing.T) {
 	f := newFakeNSQD(t)
 	p := newTestProducer(t, f.addr(), &Config{AuthSecret: "s3cret"})
 	errc := async(p.Ping)
-	c := f.accept()
-	c.expectMagic()
-	c.readIdentify()
-	c.sendResponse(`{"auth_required":true}`)
+	c := f.acceptWithReply(`{"auth_required":true}`)
 	if got := string(c.readCommand()); got != "AUTH\n"+be32(6)+"s3cret" {
 		t.Fatalf("AUTH bytes %q", got)
 	}
@@ -473,10 +467,7 @@ func TestAuthFailed(t *testing.T) {
 	f := newFakeNSQD(t)
 	p := newTestProducer(t, f.addr(), &Config{AuthSecret: "wrong"})
 	errc := async(p.Ping)
-	c := f.accept()
-	c.expectMagic()
-	c.readIdentify()
-	c.sendResponse(`{"auth_required":true}`)
+	c := f.acceptWithReply(`{"auth_required":true}`)
 	c.readCommand()
 	c.sendError("E_AUTH_FAILED AUTH failed")
 	var se *ServerError

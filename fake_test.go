@@ -64,10 +64,17 @@ func (f *fakeNSQD) accept() *fakeConn {
 // plain IDENTIFY reply.
 func (f *fakeNSQD) acceptIdentified() *fakeConn {
 	f.t.Helper()
+	return f.acceptWithReply(`{"max_rdy_count":2500,"version":"1.3.0","tls_v1":false,"deflate":false,"snappy":false,"auth_required":false}`)
+}
+
+// acceptWithReply accepts a connection, checks the magic, reads IDENTIFY
+// and answers it with the JSON reply.
+func (f *fakeNSQD) acceptWithReply(reply string) *fakeConn {
+	f.t.Helper()
 	c := f.accept()
 	c.expectMagic()
 	c.readIdentify()
-	c.sendResponse(`{"max_rdy_count":2500,"version":"1.3.0","tls_v1":false,"deflate":false,"snappy":false,"auth_required":false}`)
+	c.sendResponse(reply)
 	return c
 }
 
