@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -429,61 +428,15 @@ func readIDs(t testing.TB, n *nsqd, topic, channel string, want int) map[int]int
 	t.Helper()
 	cfg := nsq.NewConfig()
 	cfg.MaxInFlight = 2500
-	c, err := nsq.NewConsumer(topic, channel, cfg)
-	if err != nil {
-		t.Fatalf("nsq.NewConsumer: %v", err)
-	}
-	c.SetLogger(log.New(io.Discard, "", 0), nsq.LogLevelError)
-	var (
-		mu     sync.Mutex
-		counts = map[int]int{}
-		got    int
-		full   = make(chan struct{})
-	)
-	c.AddHandler(nsq.HandlerFunc(func(m *nsq.Message) error {
-		mu.Lock()
-		defer mu.Unlock()
-		if got == want {
-			m.DisableAutoResponse()
-			m.RequeueWithoutBackoff(0)
-			return nil
-		}
+	counts := map[int]int{}
+	timeout := 30*time.Second + time.Duration(want/2000)*time.Second
+	consumeEach(t, n, topic, channel, want, cfg, timeout, func(m *nsq.Message, _ time.Time) {
 		id, ok := bodyID(m.Body)
 		if !ok {
 			id = -1
 		}
 		counts[id]++
-		got++
-		if got == want {
-			close(full)
-		}
-		return nil
-	}))
-	if want == 0 {
-		close(full)
-	}
-	if err := c.ConnectToNSQD(n.TCPAddr); err != nil {
-		c.Stop()
-		t.Fatalf("consumer: %v", err)
-	}
-	timeout := 30*time.Second + time.Duration(want/2000)*time.Second
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case <-full:
-	case <-timer.C:
-	}
-	c.Stop()
-	select {
-	case <-c.StopChan:
-	case <-time.After(10 * time.Second):
-		t.Errorf("consumer did not stop within 10 s")
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if got != want {
-		t.Fatalf("consumer got %d messages in %v, want %d (%s)", got, timeout, want, n.describe(topic))
-	}
+	})
 	return counts
 }
 

@@ -639,6 +639,26 @@ func consumeTimed(t testing.TB, n *nsqd, topic, channel string, want int) []time
 	// Unbuffered: nsqd writes each message at once instead of holding it up
 	// to 250 ms in the client's output buffer, so Received is accurate.
 	cfg.OutputBufferSize = -1
+	got := make([]timedMessage, 0, want)
+	consumeEach(t, n, topic, channel, want, cfg, consumeTimeout, func(m *nsq.Message, received time.Time) {
+		got = append(got, timedMessage{
+			ID:        m.ID,
+			Body:      bytes.Clone(m.Body),
+			Timestamp: time.Unix(0, m.Timestamp),
+			Received:  received,
+			Attempts:  m.Attempts,
+		})
+	})
+	return got
+}
+
+// consumeEach reads exactly want messages from topic/channel with go-nsq's
+// Consumer (configured by cfg) connected to n.TCPAddr, and calls handle for
+// each of them, one at a time. Messages beyond the first want are requeued,
+// not finished, so they stay visible in the channel's stats. It fails if
+// fewer than want arrive within timeout.
+func consumeEach(t testing.TB, n *nsqd, topic, channel string, want int, cfg *nsq.Config, timeout time.Duration, handle func(m *nsq.Message, received time.Time)) {
+	t.Helper()
 	c, err := nsq.NewConsumer(topic, channel, cfg)
 	if err != nil {
 		t.Fatalf("nsq.NewConsumer(%q, %q): %v", topic, channel, err)
@@ -647,26 +667,21 @@ func consumeTimed(t testing.TB, n *nsqd, topic, channel string, want int) []time
 
 	var (
 		mu   sync.Mutex
-		got  []timedMessage
+		got  int
 		full = make(chan struct{})
 	)
 	c.AddHandler(nsq.HandlerFunc(func(m *nsq.Message) error {
 		received := time.Now()
 		mu.Lock()
 		defer mu.Unlock()
-		if len(got) == want {
+		if got == want {
 			m.DisableAutoResponse()
 			m.RequeueWithoutBackoff(0)
 			return nil
 		}
-		got = append(got, timedMessage{
-			ID:        m.ID,
-			Body:      bytes.Clone(m.Body),
-			Timestamp: time.Unix(0, m.Timestamp),
-			Received:  received,
-			Attempts:  m.Attempts,
-		})
-		if len(got) == want {
+		handle(m, received)
+		got++
+		if got == want {
 			close(full)
 		}
 		return nil
@@ -679,7 +694,7 @@ func consumeTimed(t testing.TB, n *nsqd, topic, channel string, want int) []time
 		t.Fatalf("consumer for %s/%s: connecting to %s: %v", topic, channel, n.TCPAddr, err)
 	}
 
-	timer := time.NewTimer(consumeTimeout)
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case <-full:
@@ -694,11 +709,10 @@ func consumeTimed(t testing.TB, n *nsqd, topic, channel string, want int) []time
 
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != want {
+	if got != want {
 		t.Fatalf("consumer for %s/%s got %d messages in %v, want %d (%s)",
-			topic, channel, len(got), consumeTimeout, want, n.describe(topic))
+			topic, channel, got, timeout, want, n.describe(topic))
 	}
-	return got
 }
 
 // ---------------------------------------------------------------------------
