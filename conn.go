@@ -389,7 +389,8 @@ func (c *conn) dead() bool {
 
 // stop closes the connection gracefully: nothing new is taken, everything
 // queued is written, and the socket is closed once nsqd has answered it all
-// or after StopTimeout. It returns without waiting; exited tells when done.
+// (the caller bounds that wait by failing the connection). It returns
+// without waiting; exited tells when done.
 func (c *conn) stop() {
 	c.stopOnce.Do(func() {
 		c.closeSend()
@@ -418,49 +419,44 @@ func (c *conn) exit() {
 	} else {
 		pendingErr = fmt.Errorf("%w: %w", ErrUnknownOutcome, c.err)
 	}
-	for {
-		select {
-		case t := <-c.pending:
-			for t != nil {
-				next := t.next
-				t.next = nil
-				t.Error = pendingErr
-				t.maybeQueued = t.maybeQueued || !afterError
-				resend = append(resend, t)
-				t = next
-			}
-			continue
-		default:
-		}
-		break
-	}
+	drain(c.pending, func(t *ProducerTransaction) {
+		t.eachMember(func(u *ProducerTransaction) {
+			u.Error = pendingErr
+			u.maybeQueued = u.maybeQueued || !afterError
+			resend = append(resend, u)
+		})
+	})
 	notSent := fmt.Errorf("%w: not sent: %w", ErrNotConnected, c.err)
 	if afterError || errors.Is(c.err, ErrStopped) {
 		notSent = fmt.Errorf("%w: not sent: %v", ErrNotConnected, c.err)
 	}
-	for {
-		select {
-		case t := <-c.txCh:
-			if t.take() {
-				t.Error = notSent
-				resend = append(resend, t)
-			}
-			continue
-		default:
-		}
-		break
-	}
-	// A batch the writer could not finish (see pushPending) holds what it
-	// took from txCh and never wrote.
-	for _, t := range c.batch {
+	unsent := func(t *ProducerTransaction) {
 		if t.take() {
 			t.Error = notSent
 			resend = append(resend, t)
 		}
 	}
+	drain(c.txCh, unsent)
+	// A batch the writer could not finish (see pushPending) holds what it
+	// took from txCh and never wrote.
+	for _, t := range c.batch {
+		unsent(t)
+	}
 	c.batch = c.batch[:0]
 	close(c.exited)
 	c.onExit(c, resend)
+}
+
+// drain calls f for everything buffered in ch, without waiting for more.
+func drain(ch chan *ProducerTransaction, f func(*ProducerTransaction)) {
+	for {
+		select {
+		case t := <-ch:
+			f(t)
+		default:
+			return
+		}
+	}
 }
 
 // readLoop is the reader goroutine.
@@ -559,14 +555,11 @@ func (c *conn) completeError(serr *ServerError) {
 		return
 	}
 	notExecuted := fmt.Errorf("%w: not executed: the MPUB it was merged into was rejected: %v", ErrNotConnected, serr)
-	for t != nil {
-		next := t.next
-		t.next = nil
-		t.solo = true
-		t.Error = notExecuted
-		c.split = append(c.split, t)
-		t = next
-	}
+	t.eachMember(func(u *ProducerTransaction) {
+		u.solo = true
+		u.Error = notExecuted
+		c.split = append(c.split, u)
+	})
 }
 
 // truncate shortens server data quoted in an error.
@@ -623,8 +616,9 @@ func (c *conn) drainQueue() {
 }
 
 // finishStop writes what is still queued (nothing more can be queued once
-// stop has closed sending), waits for nsqd's answers up to StopTimeout, then
-// closes the connection.
+// stop has closed sending), waits for nsqd's answers, then closes the
+// connection. Producer.Stop bounds the wait by StopTimeout, failing the
+// connection when it runs out.
 func (c *conn) finishStop() {
 	for {
 		c.batch = c.batch[:0]
@@ -641,13 +635,9 @@ func (c *conn) finishStop() {
 	if c.inflight.Load() == 0 {
 		c.drainOnce.Do(func() { close(c.drained) })
 	}
-	timer := time.NewTimer(c.cfg.StopTimeout)
-	defer timer.Stop()
 	select {
 	case <-c.drained:
 		c.fail(ErrStopped)
-	case <-timer.C:
-		c.fail(fmt.Errorf("%w: nsqd did not answer within StopTimeout %v", ErrStopped, c.cfg.StopTimeout))
 	case <-c.dying:
 	}
 }
@@ -767,12 +757,7 @@ func (c *conn) pushPending(t *ProducerTransaction) error {
 // writer but never written, to the queued state: they stay in c.batch, where
 // exit finds them and resends them as not sent.
 func unwritten(t *ProducerTransaction) {
-	for t != nil {
-		next := t.next
-		t.next = nil
-		t.state.Store(txQueued)
-		t = next
-	}
+	t.eachMember(func(u *ProducerTransaction) { u.state.Store(txQueued) })
 }
 
 // writeCommand writes t's command, or, when n > 1, the MPUB that merges t and

@@ -348,7 +348,13 @@ func (pp *ProducerPool) doAsync(cmd command, doneChan chan *ProducerTransaction,
 	if err := pp.lim.check(&cmd); err != nil {
 		return err
 	}
-	pc := &poolCall{done: doneChan, args: args}
+	return pp.submitAsync(cmd, &poolCall{done: doneChan, args: args})
+}
+
+// submitAsync queues cmd on the healthy nodes pc has not tried, in the
+// strategy's order, until one takes it. It returns nil, the error that
+// forbids going on, or pick's error when no node is left.
+func (pp *ProducerPool) submitAsync(cmd command, pc *poolCall) error {
 	for {
 		i, err := pp.pick(pc.tried)
 		if err != nil {
@@ -402,24 +408,12 @@ func (pp *ProducerPool) nodeOf(t *ProducerTransaction) *poolNode {
 // delivers its last error when no node is left.
 func (pp *ProducerPool) retryAsync(t *ProducerTransaction, pc *poolCall) {
 	defer pp.retries.Done()
-	lastErr := t.Error
-	for {
-		i, err := pp.pick(pc.tried)
-		if err != nil {
-			deliver(t, pc, fmt.Errorf("%w (after: %v)", err, lastErr))
-			return
-		}
-		pc.tried |= 1 << i
-		n := pp.nodes[i]
-		err = n.p.submitAsync(t.cmd, pp.results, t.Args)
-		if err == nil {
-			return
-		}
-		if !pp.retry(n, t.cmd.topic, err, false) {
-			deliver(t, pc, err)
-			return
-		}
-		lastErr = err
+	err := pp.submitAsync(t.cmd, pc)
+	if errors.Is(err, ErrNoHealthyNode) {
+		err = fmt.Errorf("%w (after: %v)", err, t.Error)
+	}
+	if err != nil {
+		deliver(t, pc, err)
 	}
 }
 

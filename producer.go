@@ -64,20 +64,29 @@ func (t *ProducerTransaction) take() bool { return t.state.CompareAndSwap(txQueu
 // abandon claims a queued transaction for its caller, who gave up.
 func (t *ProducerTransaction) abandon() bool { return t.state.CompareAndSwap(txQueued, txAbandoned) }
 
-// finish completes t and the transactions merged behind it with err.
-func (t *ProducerTransaction) finish(err error) {
+// eachMember calls f for t and each transaction merged behind it, unlinking
+// each before f sees it (f may hand it on, and its next field is then
+// another goroutine's).
+func (t *ProducerTransaction) eachMember(f func(*ProducerTransaction)) {
 	for t != nil {
 		next := t.next
 		t.next = nil
-		t.Error = err
-		if t.ctr != nil {
-			t.ctr.record(err, t.cmd.count())
-		}
-		if t.doneChan != nil {
-			t.doneChan <- t
-		}
+		f(t)
 		t = next
 	}
+}
+
+// finish completes t and the transactions merged behind it with err.
+func (t *ProducerTransaction) finish(err error) {
+	t.eachMember(func(u *ProducerTransaction) {
+		u.Error = err
+		if u.ctr != nil {
+			u.ctr.record(err, u.cmd.count())
+		}
+		if u.doneChan != nil {
+			u.doneChan <- u
+		}
+	})
 }
 
 // txPool recycles the transactions of synchronous publishes, each with its
@@ -251,8 +260,7 @@ func (p *Producer) run(ctx context.Context, cmd command) error {
 		*t = ProducerTransaction{doneChan: t.doneChan}
 		txPool.Put(t)
 		if cmd.count() > 0 {
-			p.ctr.inFlight.Add(-1)
-			p.ctr.failed(err, cmd.count())
+			p.ctr.record(err, cmd.count())
 		}
 		return err
 	}
@@ -293,8 +301,7 @@ func (p *Producer) submitAsync(cmd command, doneChan chan *ProducerTransaction, 
 	p.ctr.inFlight.Add(1) // before the writer can complete it
 	t.ctr = &p.ctr
 	if err := p.enqueue(context.Background(), t); err != nil {
-		p.ctr.inFlight.Add(-1)
-		p.ctr.failed(err, cmd.count())
+		p.ctr.record(err, cmd.count())
 		return err
 	}
 	return nil
