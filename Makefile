@@ -36,7 +36,7 @@ $(NSQPUB): $(wildcard *.go cmd/nsqpub/*.go)
 demo: $(NSQD) $(NSQPUB)
 	cd e2e && $(GO) run ./cmd/demo -nsqd $(CURDIR)/$(NSQD) -nsqpub $(CURDIR)/$(NSQPUB) -n 100000
 
-# bench compares nsqpub with go-nsq v1.1.0 on a real nsqd (issue 4; see
+# bench compares nsqpub with go-nsq v1.1.0 on a real nsqd (see
 # BENCHMARKS.md). Flags go through BENCHFLAGS, e.g. BENCHFLAGS="-modes async -sizes 100".
 bench: $(NSQD)
 	cd e2e && $(GO) run ./cmd/bench -nsqd $(CURDIR)/$(NSQD) $(BENCHFLAGS)

@@ -3,22 +3,9 @@ package nsqpub
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
-	"fmt"
+	"io"
 	"strconv"
-	"strings"
 	"time"
-)
-
-// Errors for publishes rejected before anything is sent. Each is wrapped with
-// the details, so test with errors.Is.
-var (
-	ErrInvalidTopic    = errors.New("nsqpub: invalid topic name")
-	ErrEmptyBody       = errors.New("nsqpub: empty message body")
-	ErrMessageTooLarge = errors.New("nsqpub: message body larger than MaxMsgSize")
-	ErrEmptyBatch      = errors.New("nsqpub: MultiPublish with no messages")
-	ErrBatchTooLarge   = errors.New("nsqpub: MultiPublish body larger than MaxBodySize")
-	ErrInvalidDelay    = errors.New("nsqpub: DeferredPublish delay out of range")
 )
 
 // cmdKind names an NSQ command.
@@ -82,6 +69,7 @@ func mpubBodySize(bodies [][]byte) int {
 
 // appendHeader appends the command line and, for commands with a body, the
 // body size (and for MPUB the message count): everything before the bodies.
+// It is the one place where a command's header is encoded.
 func (c *command) appendHeader(dst []byte) []byte {
 	dst = append(dst, cmdNames[c.kind]...)
 	switch c.kind {
@@ -105,27 +93,39 @@ func (c *command) appendHeader(dst []byte) []byte {
 	return dst
 }
 
-// appendMPUBHeader appends the header of an MPUB to topic of count messages
-// whose body size is size: the line, the body size and the count.
-func appendMPUBHeader(dst []byte, topic string, size, count int) []byte {
-	dst = append(dst, "MPUB "...)
-	dst = append(dst, topic...)
-	dst = append(dst, '\n')
-	dst = binary.BigEndian.AppendUint32(dst, uint32(size))
-	return binary.BigEndian.AppendUint32(dst, uint32(count))
+// writeTo writes the whole command to w as it goes on the wire: the header,
+// then the body, or for MPUB each message behind its 4-byte size. scratch is
+// reused for the header and returned for the next call. The bodies are
+// written as they are, never copied here. Errors are w's (a bufio.Writer
+// keeps them for its next Flush).
+func (c *command) writeTo(w io.Writer, scratch []byte) []byte {
+	scratch = c.appendHeader(scratch[:0])
+	w.Write(scratch)
+	if c.kind != cmdMPUB {
+		w.Write(c.body)
+		return scratch
+	}
+	for _, b := range c.bodies {
+		scratch = binary.BigEndian.AppendUint32(scratch[:0], uint32(len(b)))
+		w.Write(scratch)
+		w.Write(b)
+	}
+	return scratch
 }
 
 // appendTo appends the whole command as it goes on the wire.
 func (c *command) appendTo(dst []byte) []byte {
-	dst = c.appendHeader(dst)
-	if c.kind == cmdMPUB {
-		for _, b := range c.bodies {
-			dst = binary.BigEndian.AppendUint32(dst, uint32(len(b)))
-			dst = append(dst, b...)
-		}
-		return dst
-	}
-	return append(dst, c.body...)
+	b := appendBuffer(dst)
+	c.writeTo(&b, nil)
+	return b
+}
+
+// appendBuffer is an io.Writer that appends to a byte slice.
+type appendBuffer []byte
+
+func (b *appendBuffer) Write(p []byte) (int, error) {
+	*b = append(*b, p...)
+	return len(p), nil
 }
 
 // identifyBody is the JSON body of IDENTIFY.
@@ -160,80 +160,4 @@ func identifyCommand(c *Config) command {
 		Snappy:             c.Snappy,
 	})
 	return command{kind: cmdIDENTIFY, body: body}
-}
-
-// IsValidTopicName reports whether name is a valid NSQ topic name: 1 to 64
-// characters from [.a-zA-Z0-9_-], optionally ending in "#ephemeral" (the
-// suffix counts towards the 64).
-func IsValidTopicName(name string) bool {
-	if len(name) < 1 || len(name) > 64 {
-		return false
-	}
-	base, _ := strings.CutSuffix(name, "#ephemeral")
-	if base == "" {
-		return false
-	}
-	for i := 0; i < len(base); i++ {
-		switch ch := base[i]; {
-		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9',
-			ch == '.', ch == '_', ch == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// limits are the client-side bounds a command is checked against.
-type limits struct {
-	maxMsgSize    int
-	maxBodySize   int
-	maxDeferDelay time.Duration
-}
-
-// check validates c against nsqd's rules and l, returning an error that
-// wraps one of the Err* sentinels above, or nil.
-func (l *limits) check(c *command) error {
-	if !IsValidTopicName(c.topic) {
-		return fmt.Errorf("%w: %q (want 1-64 characters of [.a-zA-Z0-9_-], optionally ending in #ephemeral)", ErrInvalidTopic, c.topic)
-	}
-	switch c.kind {
-	case cmdDPUB:
-		if c.delay < 0 || c.delay > l.maxDeferDelay {
-			return fmt.Errorf("%w: %v not in 0-%v", ErrInvalidDelay, c.delay, l.maxDeferDelay)
-		}
-		fallthrough
-	case cmdPUB:
-		return l.checkBody(c.body, -1)
-	case cmdMPUB:
-		if len(c.bodies) == 0 {
-			return ErrEmptyBatch
-		}
-		for i, b := range c.bodies {
-			if err := l.checkBody(b, i); err != nil {
-				return err
-			}
-		}
-		if n := mpubBodySize(c.bodies); n > l.maxBodySize {
-			return fmt.Errorf("%w: %d > %d", ErrBatchTooLarge, n, l.maxBodySize)
-		}
-	}
-	return nil
-}
-
-// checkBody checks one message body; i is its index in an MPUB, or -1.
-func (l *limits) checkBody(b []byte, i int) error {
-	var err error
-	switch {
-	case len(b) == 0:
-		err = ErrEmptyBody
-	case len(b) > l.maxMsgSize:
-		err = fmt.Errorf("%w: %d > %d", ErrMessageTooLarge, len(b), l.maxMsgSize)
-	default:
-		return nil
-	}
-	if i >= 0 {
-		return fmt.Errorf("message %d: %w", i, err)
-	}
-	return err
 }

@@ -1,7 +1,6 @@
 package nsqpub
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -112,69 +111,6 @@ func TestParseServerError(t *testing.T) {
 		if e.Code != tt.code || e.Message != tt.msg {
 			t.Errorf("parse %q = (%q, %q), want (%q, %q)", tt.in, e.Code, e.Message, tt.code, tt.msg)
 		}
-	}
-}
-
-// TestWriteBatchMerges pins natural batching: consecutive PUBs to one topic
-// become one MPUB; other commands and topics keep their place and order.
-func TestWriteBatchMerges(t *testing.T) {
-	cfg := NewConfig()
-	var out bytes.Buffer
-	c := &conn{cfg: cfg, bw: bufio.NewWriter(&out), pending: make(chan *ProducerTransaction, 16), dying: make(chan struct{})}
-	tx := func(cmd command) *ProducerTransaction { return &ProducerTransaction{cmd: cmd} }
-	pub := func(topic, body string) *ProducerTransaction {
-		return tx(command{kind: cmdPUB, topic: topic, body: []byte(body)})
-	}
-	abandoned := pub("a", "gone")
-	abandoned.abandon()
-	c.batch = []*ProducerTransaction{
-		pub("a", "x"), pub("a", "yz"), abandoned, pub("a", "w"),
-		pub("b", "q"),
-		tx(command{kind: cmdDPUB, topic: "a", delay: time.Second, body: []byte("d")}),
-		pub("a", "last"),
-	}
-	if err := c.writeBatch(); err != nil {
-		t.Fatal(err)
-	}
-	want := "MPUB a\n" + be32(4+5+6+5) + be32(3) + be32(1) + "x" + be32(2) + "yz" + be32(1) + "w" +
-		pubBytes("b", "q") +
-		"DPUB a 1000\n" + be32(1) + "d" +
-		pubBytes("a", "last")
-	if got := out.String(); got != want {
-		t.Fatalf("wrote\n%q\nwant\n%q", got, want)
-	}
-	if n := len(c.pending); n != 4 {
-		t.Fatalf("%d commands in flight, want 4", n)
-	}
-	// One OK completes the three merged publishes.
-	done := make(chan *ProducerTransaction, 8)
-	head := <-c.pending
-	for u := head; u != nil; u = u.next {
-		u.doneChan = done
-	}
-	head.finish(nil)
-	if len(done) != 3 {
-		t.Fatalf("merged MPUB completed %d publishes, want 3", len(done))
-	}
-}
-
-// TestWriteBatchSplitsAtMaxBodySize checks merged MPUBs stay within MaxBodySize.
-func TestWriteBatchSplitsAtMaxBodySize(t *testing.T) {
-	cfg := NewConfig()
-	cfg.MaxBodySize = 4 + 2*(4+10)
-	var out bytes.Buffer
-	c := &conn{cfg: cfg, bw: bufio.NewWriter(&out), pending: make(chan *ProducerTransaction, 16), dying: make(chan struct{})}
-	for i := 0; i < 5; i++ {
-		c.batch = append(c.batch, &ProducerTransaction{cmd: command{kind: cmdPUB, topic: "t", body: bytes.Repeat([]byte{'a' + byte(i)}, 10)}})
-	}
-	if err := c.writeBatch(); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(c.pending); n != 3 {
-		t.Fatalf("%d commands, want 3 (2+2+1)", n)
-	}
-	if got := bytes.Count(out.Bytes(), []byte("MPUB t\n")); got != 2 {
-		t.Fatalf("%d MPUBs, want 2 (the last message goes as a PUB)", got)
 	}
 }
 
@@ -323,42 +259,6 @@ func TestErrorFrameFailsHeadOnly(t *testing.T) {
 		if tr := <-done; tr.Error != nil {
 			t.Fatalf("%v: %v", tr.Args, tr.Error)
 		}
-	}
-}
-
-// TestRejectedMergedMPUBResendsMembers: when nsqd rejects an MPUB merged from
-// several publishes for a bad message, the members are resent one by one
-// and only the bad one fails.
-func TestRejectedMergedMPUBResendsMembers(t *testing.T) {
-	cfg := NewConfig()
-	var out bytes.Buffer
-	c := &conn{cfg: cfg, bw: bufio.NewWriter(&out), pending: make(chan *ProducerTransaction, 16), dying: make(chan struct{})}
-	for _, b := range []string{"ok1", "poison", "ok2"} {
-		c.batch = append(c.batch, &ProducerTransaction{cmd: command{kind: cmdPUB, topic: "t", body: []byte(b)}})
-	}
-	if err := c.writeBatch(); err != nil {
-		t.Fatal(err)
-	}
-	c.completeError(&ServerError{Code: "E_BAD_MESSAGE", Message: "MPUB message too big 6 > 5"})
-	if len(c.split) != 3 {
-		t.Fatalf("%d members set aside, want 3", len(c.split))
-	}
-	for _, m := range c.split {
-		if !m.solo || !errors.Is(m.Error, ErrNotConnected) {
-			t.Fatalf("member %q: solo %v, error %v", m.cmd.body, m.solo, m.Error)
-		}
-	}
-	// Solo members are never merged again.
-	out.Reset()
-	c.batch = append(c.batch[:0], c.split...)
-	for _, m := range c.batch {
-		m.state.Store(txQueued)
-	}
-	if err := c.writeBatch(); err != nil {
-		t.Fatal(err)
-	}
-	if want := pubBytes("t", "ok1") + pubBytes("t", "poison") + pubBytes("t", "ok2"); out.String() != want {
-		t.Fatalf("resent %q, want %q", out.String(), want)
 	}
 }
 

@@ -7,8 +7,9 @@
 // A Producer connects lazily to one nsqd, negotiates TLS, snappy or deflate
 // and AUTH as configured, and runs two goroutines per connection: a writer
 // that writes every queued publish with one flush (merging consecutive PUBs
-// to a topic into one MPUB) and a reader that completes them in order and
-// answers heartbeats.
+// to a topic into one MPUB) and answers heartbeats, and a reader that
+// completes publishes in order as nsqd answers. ARCHITECTURE.md follows one
+// publish through the files.
 //
 // Every publish ends exactly once. OutcomeOf tells what its error means:
 // OK (nsqd queued it), Rejected (bad input, refused before sending, or a

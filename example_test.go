@@ -84,8 +84,8 @@ func ExampleProducer_Publish_validation() {
 	// Output:
 	// true
 	// true
-	// nsqpub: message body larger than MaxMsgSize: 2000 > 1024
-	// nsqpub: DeferredPublish delay out of range: 2h0m0s not in 0-1h0m0s
+	// message body larger than MaxMsgSize: 2000 > 1024
+	// DeferredPublish delay out of range: 2h0m0s not in 0-1h0m0s
 }
 
 // Config can be set field by field, or by go-nsq option names with Set.
@@ -104,8 +104,8 @@ func ExampleConfig_Set() {
 	fmt.Println(cfg.Validate())
 	// Output:
 	// 2s 10s true
-	// nsqpub: invalid config: option "no_such_option" value 1: unknown option
-	// nsqpub: invalid config: deflate and snappy cannot both be enabled
+	// invalid config: option "no_such_option" value 1: unknown option
+	// invalid config: deflate and snappy cannot both be enabled
 }
 
 func ExampleIsValidTopicName() {

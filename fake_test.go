@@ -245,3 +245,18 @@ func connect(t testing.TB, f *fakeNSQD, p *Producer) *fakeConn {
 	}
 	return c
 }
+
+// newTestConn returns a connection over one end of a pipe whose writer
+// writes to w, with its goroutines not started: a test drives writeBatch,
+// handle, fail and exit itself. Its onExit finishes what is left with the
+// connection's error; tests that look at what is left replace it.
+func newTestConn(t testing.TB, cfg *Config, w io.Writer) *conn {
+	client, server := net.Pipe()
+	t.Cleanup(func() { client.Close(); server.Close() })
+	l := &link{nc: client, base: client, r: bufio.NewReader(client), bw: bufio.NewWriter(w)}
+	return newConn(l, "test", cfg, &logState{}, func(_ *conn, cause error, left []leftover) {
+		for _, l := range left {
+			l.t.finish(cause)
+		}
+	})
+}

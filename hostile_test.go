@@ -291,15 +291,16 @@ func connServerBytes(t *testing.T, in []byte) {
 	onExitDone := make(chan struct{})
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	c, err := newConn(ctx, client, "fuzz", cfg, &logState{}, func(_ *conn, resend []*ProducerTransaction) {
-		for _, t := range resend {
-			t.finish(t.Error)
-		}
-		close(onExitDone)
-	})
+	l, err := handshake(ctx, client, "fuzz", cfg, &logState{})
 	if err != nil {
 		t.Fatalf("handshake: %v", err)
 	}
+	c := startConn(l, "fuzz", cfg, &logState{}, func(_ *conn, cause error, left []leftover) {
+		for _, l := range left {
+			l.t.finish(cause)
+		}
+		close(onExitDone)
+	})
 	cmds := []command{
 		{kind: cmdPUB, topic: "t", body: []byte("a")},
 		{kind: cmdPUB, topic: "t", body: []byte("b")},
@@ -308,10 +309,10 @@ func connServerBytes(t *testing.T, in []byte) {
 		{kind: cmdPUB, topic: "u", body: []byte("f")},
 		{kind: cmdNOP},
 	}
-	done := make(chan *ProducerTransaction, 2*len(cmds))
+	done := make(chan *tx, 2*len(cmds))
 	sent := 0
 	for _, cmd := range cmds {
-		if err := c.send(ctx, &ProducerTransaction{cmd: cmd, doneChan: done}); err == nil {
+		if err := c.send(ctx, &tx{cmd: cmd, wait: done}); err == nil {
 			sent++
 		} else if err != errConnClosed {
 			t.Fatalf("send: %v", err)
@@ -337,7 +338,7 @@ func connServerBytes(t *testing.T, in []byte) {
 	<-srvDone
 	if len(done) != 0 {
 		tr := <-done
-		t.Fatalf("a command completed twice: %v (input %q)", tr.Error, in)
+		t.Fatalf("a command completed twice: %v (input %q)", tr.err, in)
 	}
 	if g := nsqpubGoroutines(); g != "" {
 		t.Fatalf("goroutines left (input %q):\n%s", in, g)

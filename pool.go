@@ -29,11 +29,6 @@ func (s PoolStrategy) String() string {
 	return "round-robin"
 }
 
-// ErrNoHealthyNode is wrapped by the error of a pool publish when every node
-// failed recently and is waiting out its backoff. Such a publish was not
-// sent (OutcomeOf says NotSent).
-var ErrNoHealthyNode = errors.New("no healthy nsqd node")
-
 // ProducerPool publishes to several nsqd nodes, one Producer each, choosing
 // a node per publish by Config.PoolStrategy. A node whose publish fails
 // without reaching nsqd is skipped for a backoff (exponential with jitter,
@@ -51,31 +46,12 @@ type ProducerPool struct {
 	log   *logState
 	rr    atomic.Uint64
 
-	results chan *ProducerTransaction // async results from every node
-	fwdDone chan struct{}             // closed when the forwarder exits
+	mail *mailer // delivers asynchronous results
 
 	mu       sync.Mutex
 	stopping bool           // guarded by mu
 	retries  sync.WaitGroup // async retries in progress
 	stopOnce sync.Once
-}
-
-// poolNode is one nsqd of a pool and its health.
-type poolNode struct {
-	p *Producer
-
-	mu        sync.Mutex
-	failures  int       // failures in a row
-	downUntil time.Time // skipped until then
-	lastErr   error
-}
-
-// poolCall is what a pool keeps with an asynchronous publish while it is
-// tried on its nodes.
-type poolCall struct {
-	done  chan *ProducerTransaction
-	args  []interface{}
-	tried uint64 // bit i: node i was tried
 }
 
 // NewProducerPool returns a pool over the nsqd TCP addresses addrs (at
@@ -90,9 +66,8 @@ func NewProducerPool(addrs []string, config *Config) (*ProducerPool, error) {
 		return nil, fmt.Errorf("%w: a pool needs 1 to 64 nsqd addresses, got %d", ErrInvalidConfig, len(addrs))
 	}
 	pp := &ProducerPool{
-		cfg:     *config,
-		results: make(chan *ProducerTransaction, 1024),
-		fwdDone: make(chan struct{}),
+		cfg:  *config,
+		mail: newMailer(),
 	}
 	pp.cfg.setDefaults()
 	pp.lim = limits{maxMsgSize: pp.cfg.MaxMsgSize, maxBodySize: pp.cfg.MaxBodySize, maxDeferDelay: pp.cfg.MaxDeferDelay}
@@ -104,7 +79,6 @@ func NewProducerPool(addrs []string, config *Config) (*ProducerPool, error) {
 		}
 		pp.nodes = append(pp.nodes, &poolNode{p: p})
 	}
-	go pp.forward()
 	return pp, nil
 }
 
@@ -246,185 +220,6 @@ func (pp *ProducerPool) retry(n *poolNode, topic string, err error, cancelled bo
 	return false
 }
 
-// report updates the node's health from the result of a publish to topic
-// ("" for a Ping).
-//
-// While a node waits out its backoff no publish is sent to it, so the
-// results that arrive meanwhile are those of publishes sent before it
-// failed: they do not change its state. Thus the many publishes in flight
-// on a connection that dies count as one failure, not as many (which would
-// push the backoff to its maximum at once), and an OK answered just before
-// the failure does not bring the node back. The first result after the
-// backoff, the probe, decides: OK makes the node healthy, a failure backs
-// it off for longer, and at least until its Producer dials again, so that
-// the next probe really dials.
-func (n *poolNode) report(log *logState, topic string, err error) {
-	o := OutcomeOf(err)
-	now := time.Now()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if now.Before(n.downUntil) {
-		return
-	}
-	if o == OK || o == Rejected {
-		if n.failures > 0 {
-			log.log(LogLevelInfo, "node healthy again", "node", n.p.addr, "after_failures", n.failures)
-		}
-		n.failures, n.downUntil, n.lastErr = 0, time.Time{}, nil
-		return
-	}
-	n.failures++
-	wait := backoff(n.failures)
-	if redial := n.p.nextDial().Sub(now); redial > wait {
-		wait = redial
-	}
-	n.downUntil, n.lastErr = now.Add(wait), err
-	kv := []any{"node", n.p.addr, "attempt", n.failures, "retry_in", wait.Round(time.Millisecond), "error", err}
-	if topic != "" {
-		kv = append(kv, "topic", topic)
-	}
-	log.log(LogLevelWarning, "node skipped", kv...)
-}
-
-// nextDial returns when the Producer will dial again after failed dials
-// (zero if it is not backing off).
-func (p *Producer) nextDial() time.Time {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.retryAt
-}
-
-// pick returns the index of the next node to try, skipping the nodes in
-// tried and those waiting out a backoff.
-func (pp *ProducerPool) pick(tried uint64) (int, error) {
-	now := time.Now()
-	k := len(pp.nodes)
-	start := 0
-	if pp.cfg.PoolStrategy == RoundRobin {
-		start = int(pp.rr.Add(1) % uint64(k))
-	}
-	for j := 0; j < k; j++ {
-		i := (start + j) % k
-		if tried&(1<<i) != 0 {
-			continue
-		}
-		n := pp.nodes[i]
-		n.mu.Lock()
-		up := !now.Before(n.downUntil)
-		n.mu.Unlock()
-		if up {
-			return i, nil
-		}
-	}
-	return 0, pp.noNodeError(tried)
-}
-
-// noNodeError describes why no node is left to try.
-func (pp *ProducerPool) noNodeError(tried uint64) error {
-	var b strings.Builder
-	for i, n := range pp.nodes {
-		n.mu.Lock()
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		switch {
-		case tried&(1<<i) != 0 && n.lastErr != nil:
-			fmt.Fprintf(&b, "%s: %v", n.p.addr, n.lastErr)
-		case n.lastErr != nil:
-			fmt.Fprintf(&b, "%s: down for %v after: %v", n.p.addr, time.Until(n.downUntil).Round(time.Millisecond), n.lastErr)
-		default:
-			fmt.Fprintf(&b, "%s: tried", n.p.addr)
-		}
-		n.mu.Unlock()
-	}
-	return fmt.Errorf("%w: %w: %s", ErrNotConnected, ErrNoHealthyNode, b.String())
-}
-
-// doAsync validates an asynchronous publish and submits it to a node.
-func (pp *ProducerPool) doAsync(cmd command, doneChan chan *ProducerTransaction, args []interface{}) error {
-	if pp.isStopping() {
-		return ErrStopped
-	}
-	if err := pp.lim.check(&cmd); err != nil {
-		return err
-	}
-	return pp.submitAsync(cmd, &poolCall{done: doneChan, args: args})
-}
-
-// submitAsync queues cmd on the healthy nodes pc has not tried, in the
-// strategy's order, until one takes it. It returns nil, the error that
-// forbids going on, or pick's error when no node is left.
-func (pp *ProducerPool) submitAsync(cmd command, pc *poolCall) error {
-	for {
-		i, err := pp.pick(pc.tried)
-		if err != nil {
-			return err
-		}
-		pc.tried |= 1 << i
-		n := pp.nodes[i]
-		err = n.p.submitAsync(cmd, pp.results, []interface{}{pc})
-		if err == nil || !pp.retry(n, cmd.topic, err, false) {
-			return err
-		}
-	}
-}
-
-// forward is the pool's goroutine: it takes every node's asynchronous
-// results, sends a publish that may go elsewhere to another node (in a
-// goroutine of its own, so that a full node never blocks the results of
-// the others), and delivers the rest to the caller's done channel.
-func (pp *ProducerPool) forward() {
-	defer close(pp.fwdDone)
-	for t := range pp.results {
-		pc := t.Args[0].(*poolCall)
-		n := pp.nodeOf(t)
-		if t.Error != nil && pp.retry(n, t.cmd.topic, t.Error, false) {
-			pp.mu.Lock()
-			if !pp.stopping {
-				pp.retries.Add(1)
-				pp.mu.Unlock()
-				go pp.retryAsync(t, pc)
-				continue
-			}
-			pp.mu.Unlock()
-		} else if t.Error == nil {
-			n.report(pp.log, t.cmd.topic, nil)
-		}
-		deliver(t, pc, t.Error)
-	}
-}
-
-// nodeOf returns the node whose Producer completed t.
-func (pp *ProducerPool) nodeOf(t *ProducerTransaction) *poolNode {
-	for _, n := range pp.nodes {
-		if t.ctr == &n.p.ctr {
-			return n
-		}
-	}
-	return pp.nodes[0]
-}
-
-// retryAsync submits a failed asynchronous publish to another node, or
-// delivers its last error when no node is left.
-func (pp *ProducerPool) retryAsync(t *ProducerTransaction, pc *poolCall) {
-	defer pp.retries.Done()
-	err := pp.submitAsync(t.cmd, pc)
-	if errors.Is(err, ErrNoHealthyNode) {
-		err = fmt.Errorf("%w (after: %v)", err, t.Error)
-	}
-	if err != nil {
-		deliver(t, pc, err)
-	}
-}
-
-// deliver hands the caller a result with its own arguments.
-func deliver(t *ProducerTransaction, pc *poolCall, err error) {
-	t.Error, t.Args, t.doneChan = err, pc.args, pc.done
-	if pc.done != nil {
-		pc.done <- t
-	}
-}
-
 // isStopping reports whether Stop has been called.
 func (pp *ProducerPool) isStopping() bool {
 	pp.mu.Lock()
@@ -433,10 +228,12 @@ func (pp *ProducerPool) isStopping() bool {
 }
 
 // Stop stops every node as Producer.Stop does (in parallel), delivers every
-// outstanding asynchronous result, and returns once no goroutine of the
-// pool is left. Safe to call more than once and concurrently.
+// outstanding asynchronous result (dropping, after StopTimeout, those for a
+// done channel nobody reads), and returns once no goroutine of the pool is
+// left. Safe to call more than once and concurrently.
 func (pp *ProducerPool) Stop() {
 	pp.stopOnce.Do(func() {
+		deadline := time.Now().Add(pp.cfg.StopTimeout)
 		pp.mu.Lock()
 		pp.stopping = true
 		pp.mu.Unlock()
@@ -447,49 +244,7 @@ func (pp *ProducerPool) Stop() {
 		}
 		wg.Wait()
 		pp.retries.Wait()
-		close(pp.results)
-		<-pp.fwdDone
+		pp.mail.stop(deadline)
 		pp.log.log(LogLevelInfo, "stopped")
 	})
-}
-
-// NodeStats is one node of a PoolStats: its Producer's counters and its
-// health in the pool.
-type NodeStats struct {
-	ProducerStats
-	Healthy   bool      // not waiting out a backoff
-	Failures  int       // failures in a row
-	DownUntil time.Time // skipped until then, if not healthy
-}
-
-// PoolStats is a snapshot of a pool: each node, and the sums over them.
-// Counts are per node, so a publish that failed on one node and was then
-// acknowledged by another counts as NotSent (or Unknown) on the first and
-// Published on the second: Published is what nsqd acknowledged, the
-// failure counts are failed attempts, not failed publishes.
-type PoolStats struct {
-	Nodes                                 []NodeStats
-	Published, Rejected, NotSent, Unknown uint64
-	InFlight                              int64
-}
-
-// Stats returns a snapshot of every node's counters and health. It is cheap
-// and safe for concurrent use.
-func (pp *ProducerPool) Stats() PoolStats {
-	var s PoolStats
-	now := time.Now()
-	for _, n := range pp.nodes {
-		ns := NodeStats{ProducerStats: n.p.Stats()}
-		n.mu.Lock()
-		ns.Failures, ns.DownUntil = n.failures, n.downUntil
-		ns.Healthy = !now.Before(n.downUntil)
-		n.mu.Unlock()
-		s.Nodes = append(s.Nodes, ns)
-		s.Published += ns.Published
-		s.Rejected += ns.Rejected
-		s.NotSent += ns.NotSent
-		s.Unknown += ns.Unknown
-		s.InFlight += ns.InFlight
-	}
-	return s
 }

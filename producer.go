@@ -2,7 +2,6 @@ package nsqpub
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -10,118 +9,38 @@ import (
 	"time"
 )
 
-// Errors a publish can end with besides validation and *ServerError.
-var (
-	// ErrNotConnected means the command was not executed by nsqd: the
-	// connection could not be made, or it ended before the command was
-	// written, or nsqd closed it after an earlier command's error. The same
-	// meaning as go-nsq's; the wrapping error says which.
-	ErrNotConnected = errors.New("not connected")
-	// ErrStopped means the Producer was stopped.
-	ErrStopped = errors.New("stopped")
-	// ErrUnknownOutcome means the command was written but the connection
-	// ended (or the caller's context did) before nsqd answered: the message
-	// may or may not have been queued.
-	ErrUnknownOutcome = errors.New("outcome unknown: written but not answered")
-)
-
-// ProducerTransaction is the result of an asynchronous publish, sent on the
-// done channel given to PublishAsync and the like. Error is nil when nsqd
-// answered OK; Args are the arguments passed to the publish call.
-type ProducerTransaction struct {
-	cmd         command
-	doneChan    chan *ProducerTransaction
-	state       atomic.Uint32        // txQueued, txTaken or txAbandoned
-	next        *ProducerTransaction // the next member of a merged MPUB
-	solo        bool                 // never merge: resent from a rejected merged MPUB
-	maybeQueued bool                 // written once with no answer: nsqd may have it
-	resends     int                  // times sent again on a new connection
-	wire        int                  // body bytes of the command it heads, while in flight
-	ctr         *counters            // the Producer's counters, nil for NOP
-
-	// Error is nil when nsqd answered OK, and otherwise says why not.
-	Error error
-	// Args are the arguments given to the asynchronous publish call.
-	Args []interface{}
-}
-
-// maxResends bounds how often one publish is sent again on a new connection
-// after its connection ended with it not executed.
-const maxResends = 4
-
-// Transaction states: a queued transaction is either taken by the writer
-// (and will be completed) or abandoned by its caller's context (and will be
-// skipped), whichever comes first.
-const (
-	txQueued uint32 = iota
-	txTaken
-	txAbandoned
-)
-
-// take claims a queued transaction for writing or failing.
-func (t *ProducerTransaction) take() bool { return t.state.CompareAndSwap(txQueued, txTaken) }
-
-// abandon claims a queued transaction for its caller, who gave up.
-func (t *ProducerTransaction) abandon() bool { return t.state.CompareAndSwap(txQueued, txAbandoned) }
-
-// eachMember calls f for t and each transaction merged behind it, unlinking
-// each before f sees it (f may hand it on, and its next field is then
-// another goroutine's).
-func (t *ProducerTransaction) eachMember(f func(*ProducerTransaction)) {
-	for t != nil {
-		next := t.next
-		t.next = nil
-		f(t)
-		t = next
-	}
-}
-
-// finish completes t and the transactions merged behind it with err.
-func (t *ProducerTransaction) finish(err error) {
-	t.eachMember(func(u *ProducerTransaction) {
-		u.Error = err
-		if u.ctr != nil {
-			u.ctr.record(err, u.cmd.count())
-		}
-		if u.doneChan != nil {
-			u.doneChan <- u
-		}
-	})
-}
-
-// txPool recycles the transactions of synchronous publishes, each with its
-// own one-slot done channel.
-var txPool = sync.Pool{New: func() any {
-	t := &ProducerTransaction{}
-	t.doneChan = make(chan *ProducerTransaction, 1)
-	return t
-}}
-
 // Producer publishes messages to one nsqd. It connects lazily on the first
 // publish and reconnects on the next publish after the connection dies. All
 // methods are safe for concurrent use. Publish calls from many goroutines
 // share one connection and are written together.
+//
+// Ownership: addr, cfg, lim and dialCtx are set by NewProducer and read-only
+// after; ctr, log and mail guard themselves; live is written under mu and
+// read without it by publishers (a stale value is harmless: a dead
+// connection refuses the send, and the publisher then takes mu); the fields
+// after mu are guarded by it.
 type Producer struct {
 	addr string
 	cfg  Config
 	lim  limits
 	log  *logState
 	ctr  counters
+	mail *mailer // delivers asynchronous results
 
 	dialCtx    context.Context // cancelled by Stop
 	cancelDial context.CancelFunc
 
-	live atomic.Pointer[conn] // p.conn, for publishers' lock-free fast path
+	live atomic.Pointer[conn] // conn, for publishers' lock-free fast path
 
 	mu       sync.Mutex
-	conn     *conn        // the live connection, or nil
-	dialing  *dialAttempt // the dial in progress, or nil
-	failures int          // dials failed in a row
-	retryAt  time.Time    // no dial before this, after failures
-	dialErr  error        // the last dial's error
-	stopped  bool
-	dials    sync.WaitGroup // dial goroutines
-	conns    sync.WaitGroup // connections whose goroutines are running
+	conn     *conn          // the live connection, or nil
+	dialing  *dialAttempt   // the dial in progress, or nil
+	failures int            // dials failed in a row
+	retryAt  time.Time      // no dial before this, after failures
+	dialErr  error          // the last dial's error
+	stopped  bool           // Stop was called
+	dials    sync.WaitGroup // dial goroutines; Add under mu while not stopped
+	conns    sync.WaitGroup // connections whose goroutines are running; Add under mu
 
 	stopOnce sync.Once
 }
@@ -145,7 +64,7 @@ func NewProducer(addr string, config *Config) (*Producer, error) {
 	if addr == "" {
 		return nil, fmt.Errorf("%w: empty nsqd address", ErrInvalidConfig)
 	}
-	p := &Producer{addr: addr, cfg: *config, log: &logState{addr: addr, slog: config.Logger}}
+	p := &Producer{addr: addr, cfg: *config, log: &logState{addr: addr, slog: config.Logger}, mail: newMailer()}
 	p.cfg.setDefaults()
 	p.cfg.TlsConfig = config.TlsConfig.Clone() // later changes to the caller's copy do not leak in
 	p.lim = limits{maxMsgSize: p.cfg.MaxMsgSize, maxBodySize: p.cfg.MaxBodySize, maxDeferDelay: p.cfg.MaxDeferDelay}
@@ -200,9 +119,10 @@ func (p *Producer) DeferredPublishContext(ctx context.Context, topic string, del
 
 // PublishAsync queues body for topic and returns without waiting for nsqd.
 // The result arrives on doneChan as a *ProducerTransaction carrying args; a
-// nil doneChan drops it. doneChan must be received from: a full doneChan
-// holds up the connection's reader. It blocks while MaxQueued publishes are
-// already waiting. It returns validation errors, connection errors and
+// nil doneChan drops it. Results for one doneChan arrive in the order nsqd
+// answered; while doneChan is full they wait for it, delaying nobody else's,
+// and those still waiting when Stop's StopTimeout has passed are dropped.
+// It blocks while MaxQueued publishes are already waiting. It returns validation errors, connection errors and
 // ErrStopped directly, and then nothing is sent on doneChan. body must not
 // be modified until the result arrives.
 func (p *Producer) PublishAsync(topic string, body []byte, doneChan chan *ProducerTransaction, args ...interface{}) error {
@@ -250,29 +170,27 @@ func (p *Producer) run(ctx context.Context, cmd command) error {
 		}
 		return err
 	}
-	t := txPool.Get().(*ProducerTransaction)
-	t.cmd = cmd
+	t := newSyncTx(cmd)
 	if cmd.count() > 0 {
 		t.ctr = &p.ctr
 		p.ctr.inFlight.Add(1) // before the writer can complete it
 	}
 	if err := p.enqueue(ctx, t); err != nil {
-		*t = ProducerTransaction{doneChan: t.doneChan}
-		txPool.Put(t)
-		if cmd.count() > 0 {
+		if t.ctr != nil {
 			p.ctr.record(err, cmd.count())
 		}
+		t.recycle()
 		return err
 	}
 	select {
-	case <-t.doneChan:
-		err := t.Error
-		*t = ProducerTransaction{doneChan: t.doneChan}
-		txPool.Put(t)
+	case <-t.wait:
+		err := t.err
+		t.recycle()
 		return err
 	case <-ctx.Done():
 		if !t.abandon() {
-			// Taken by a connection, which will complete it later.
+			// Taken by a connection, which will complete it later; it is
+			// not recycled, since the connection still holds it.
 			return fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())
 		}
 		err := ctx.Err()
@@ -292,16 +210,16 @@ func (p *Producer) doAsync(cmd command, doneChan chan *ProducerTransaction, args
 		p.ctr.failed(err, cmd.count())
 		return err
 	}
-	return p.submitAsync(cmd, doneChan, args)
+	t := &tx{cmd: cmd, done: doneChan, mail: p.mail, result: ProducerTransaction{Args: args}}
+	return p.submitAsync(t)
 }
 
-// submitAsync queues a validated publish with doneChan.
-func (p *Producer) submitAsync(cmd command, doneChan chan *ProducerTransaction, args []interface{}) error {
-	t := &ProducerTransaction{cmd: cmd, doneChan: doneChan, Args: args}
-	p.ctr.inFlight.Add(1) // before the writer can complete it
+// submitAsync queues a validated asynchronous transaction.
+func (p *Producer) submitAsync(t *tx) error {
 	t.ctr = &p.ctr
+	p.ctr.inFlight.Add(1) // before the writer can complete it
 	if err := p.enqueue(context.Background(), t); err != nil {
-		p.ctr.record(err, cmd.count())
+		p.ctr.record(err, t.cmd.count())
 		return err
 	}
 	return nil
@@ -310,7 +228,7 @@ func (p *Producer) submitAsync(cmd command, doneChan chan *ProducerTransaction, 
 // enqueue hands t to the connection's writer, connecting first if needed.
 // A connection that closes before taking t is replaced once, since t was
 // not sent.
-func (p *Producer) enqueue(ctx context.Context, t *ProducerTransaction) error {
+func (p *Producer) enqueue(ctx context.Context, t *tx) error {
 	for attempt := 0; ; attempt++ {
 		c, err := p.getConn(ctx)
 		if err != nil {
@@ -374,8 +292,7 @@ func (p *Producer) dial(a *dialAttempt) {
 		p.ctr.connects.Add(1)
 		if p.stopped {
 			p.mu.Unlock()
-			c.fail(ErrStopped)
-			<-c.exited
+			c.fail(ErrStopped) // Stop waits for it to exit (conns)
 			c, err = nil, ErrStopped
 			p.mu.Lock()
 		} else {
@@ -414,56 +331,16 @@ func backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// connExited forgets a connection once it has closed and sends again, on a
-// new connection, the publishes it left that are safe to resend; it runs in
-// the connection's last goroutine.
-func (p *Producer) connExited(c *conn, resend []*ProducerTransaction) {
-	p.mu.Lock()
-	if p.conn == c {
-		p.conn = nil
-		p.live.Store(nil)
-	}
-	p.mu.Unlock()
-	for _, t := range resend {
-		p.resend(t)
-	}
-	p.conns.Done()
-}
-
-// resend queues t again, or fails it with t.Error when it may not or cannot
-// be resent. t.Error says what happened to it on the connection that ended.
-func (p *Producer) resend(t *ProducerTransaction) {
-	if t.maybeQueued && !errors.Is(t.Error, ErrUnknownOutcome) {
-		// Written on an earlier connection: nsqd may hold it, whatever
-		// happened to it on this one.
-		t.Error = fmt.Errorf("%w: written on an earlier connection, then: %v", ErrUnknownOutcome, t.Error)
-	}
-	if (t.maybeQueued && !p.cfg.AtLeastOnce) || t.resends >= maxResends {
-		t.finish(t.Error)
-		return
-	}
-	t.resends++
-	p.ctr.retried.Add(1)
-	t.state.Store(txQueued)
-	err := p.enqueue(context.Background(), t)
-	if err == nil || !t.take() {
-		return // queued, or abandoned meanwhile by its caller
-	}
-	if errors.Is(err, ErrStopped) {
-		t.finish(fmt.Errorf("%w (%w)", t.Error, ErrStopped))
-		return
-	}
-	t.finish(fmt.Errorf("%w (sending it again failed: %v)", t.Error, err))
-}
-
 // Stop stops the Producer: later publishes return ErrStopped; publishes
 // already queued or in flight are written and get nsqd's answer, for up to
 // Config.StopTimeout (default 5s), after which they fail with an error
-// wrapping ErrStopped. Stop then closes the connection and returns once no
-// goroutine of the Producer is left. It is safe to call more than once and
-// concurrently with publishes.
+// wrapping ErrStopped. Asynchronous results still waiting for a done channel
+// that nobody reads when StopTimeout has passed are dropped. Stop returns
+// once no goroutine of the Producer is left. It is safe to call more than
+// once and concurrently with publishes.
 func (p *Producer) Stop() {
 	p.stopOnce.Do(func() {
+		deadline := time.Now().Add(p.cfg.StopTimeout)
 		p.mu.Lock()
 		p.stopped = true
 		c := p.conn
@@ -472,24 +349,35 @@ func (p *Producer) Stop() {
 		p.cancelDial()
 		p.dials.Wait()
 		if c != nil {
-			// StopTimeout bounds the whole close, even when the writer waits
-			// for room in a window nsqd never answers or publishers hold the
-			// full queue: then the connection is failed.
-			fired := make(chan struct{})
-			timer := time.AfterFunc(p.cfg.StopTimeout, func() {
-				defer close(fired)
-				c.fail(fmt.Errorf("%w: nsqd did not answer within StopTimeout %v", ErrStopped, p.cfg.StopTimeout))
-			})
-			defer func() {
-				if !timer.Stop() {
-					<-fired // no goroutine of the Producer outlives Stop
-				}
-			}()
 			c.stop()
 		}
-		p.conns.Wait()
+		// StopTimeout bounds the whole close, even when the writer waits
+		// for room in a window nsqd never answers or publishers hold the
+		// full queue: then the connection is failed.
+		waitUntil(&p.conns, deadline, func() {
+			if c != nil {
+				c.fail(fmt.Errorf("%w: nsqd did not answer within StopTimeout %v", ErrStopped, p.cfg.StopTimeout))
+			}
+		})
+		p.mail.stop(deadline)
 		p.log.log(LogLevelInfo, "stopped")
 	})
+}
+
+// waitUntil waits for wg; if deadline passes first, it calls expire and
+// goes on waiting.
+func waitUntil(wg *sync.WaitGroup, deadline time.Time, expire func()) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-done:
+		return
+	case <-timer.C:
+		expire()
+	}
+	<-done
 }
 
 // AuthInfo returns nsqd's reply to AUTH on the current connection, or nil if

@@ -374,3 +374,41 @@ func (l *recLogger) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestStopBoundedWhenWindowFull: Stop returns within StopTimeout even when
+// the writer waits for room in a full window that nsqd never answers, and
+// every publish completes.
+func TestStopBoundedWhenWindowFull(t *testing.T) {
+	f := newFakeNSQD(t)
+	p := newTestProducer(t, f.addr(), &Config{MaxInFlight: 1, StopTimeout: 100 * time.Millisecond})
+	done := make(chan *ProducerTransaction, 8)
+	errc := async(func() error { return p.PublishAsync("a", []byte("1"), done) })
+	c := f.acceptIdentified()
+	if err := result(t, errc); err != nil {
+		t.Fatal(err)
+	}
+	c.readCommand() // in flight, never answered
+	for _, topic := range []string{"b", "c", "d"} {
+		if err := p.PublishAsync(topic, []byte("2"), done); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	p.Stop()
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Stop took %v with StopTimeout 100ms", d)
+	}
+	for i := 0; i < 4; i++ {
+		select {
+		case tr := <-done:
+			if !errors.Is(tr.Error, ErrStopped) {
+				t.Fatalf("publish %d: %v, want an error wrapping ErrStopped", i, tr.Error)
+			}
+		default:
+			t.Fatalf("only %d of 4 publishes completed when Stop returned", i)
+		}
+	}
+	if g := nsqpubGoroutines(); g != "" {
+		t.Fatalf("goroutines left after Stop:\n%s", g)
+	}
+}

@@ -3,7 +3,6 @@ package nsqpub
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 )
@@ -28,40 +27,6 @@ var (
 	frameOK        = []byte("OK")
 	frameHeartbeat = []byte("_heartbeat_")
 )
-
-// ErrProtocol is wrapped by every error caused by bytes from the server that
-// do not follow the NSQ protocol (a frame too large or too small, an unknown
-// frame type, an unexpected reply). The connection is closed when it occurs.
-var ErrProtocol = errors.New("nsqpub: protocol error")
-
-// ServerError is an error frame sent by nsqd, such as
-// "E_BAD_TOPIC PUB topic name "a:b" is not valid". nsqd closes the connection
-// after every error it sends a producer. Use errors.As to inspect it.
-type ServerError struct {
-	// Code is the error code, for example "E_BAD_MESSAGE".
-	Code string
-	// Message is the rest of the frame, for example "PUB message too big 101 > 100".
-	Message string
-}
-
-// Error returns the frame as nsqd sent it, prefixed with "nsqd: ".
-func (e *ServerError) Error() string {
-	if e.Message == "" {
-		return "nsqd: " + e.Code
-	}
-	return "nsqd: " + e.Code + " " + e.Message
-}
-
-// parseServerError splits an error frame's data into code and message.
-// nsqd v1.3.0 repeats the code for a bad MPUB topic ("E_BAD_TOPIC E_BAD_TOPIC
-// MPUB ..."); the repetition is dropped.
-func parseServerError(data []byte) *ServerError {
-	code, msg, _ := bytes.Cut(data, []byte(" "))
-	if len(msg) > len(code) && bytes.HasPrefix(msg, code) && msg[len(code)] == ' ' {
-		msg = msg[len(code)+1:]
-	}
-	return &ServerError{Code: string(code), Message: string(msg)}
-}
 
 // readFrame reads one frame from r into buf, growing it as needed, and returns
 // the frame type and its data, which aliases buf. Frames whose size is below 4
@@ -100,6 +65,42 @@ func unexpectedEOF(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// readReply reads one non-heartbeat reply during the handshake. An error
+// frame becomes a *ServerError.
+func readReply(r io.Reader, what string) ([]byte, error) {
+	for {
+		typ, data, _, err := readFrame(r, nil, maxFrameSize)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s reply: %w", what, err)
+		}
+		switch {
+		case typ == frameTypeError:
+			return nil, parseServerError(data)
+		case typ != frameTypeResponse:
+			return nil, fmt.Errorf("%w: unexpected frame type %d in %s reply", ErrProtocol, typ, what)
+		case !bytes.Equal(data, frameHeartbeat):
+			return data, nil
+		}
+	}
+}
+
+// readOK reads a reply that must be OK.
+func readOK(r io.Reader, what string) error {
+	data, err := readReply(r, what)
+	if err == nil && !bytes.Equal(data, frameOK) {
+		err = fmt.Errorf("%w: %s reply %q, want OK", ErrProtocol, what, data)
+	}
+	return err
+}
+
+// truncate shortens server data quoted in an error.
+func truncate(b []byte) []byte {
+	if len(b) > 64 {
+		return b[:64]
+	}
+	return b
 }
 
 // appendFrame appends a frame as nsqd would send it. It is used by tests and

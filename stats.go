@@ -1,75 +1,9 @@
 package nsqpub
 
 import (
-	"errors"
 	"sync/atomic"
 	"time"
 )
-
-// Outcome says what became of a publish, from its error.
-type Outcome int
-
-// The outcomes of a publish.
-const (
-	// OK: nsqd answered OK; the message is queued.
-	OK Outcome = iota
-	// Rejected: refused, by local validation before anything was sent or by
-	// nsqd (*ServerError); nsqd did not queue it, and sending it again would
-	// fail the same way.
-	Rejected
-	// NotSent: nsqd did not execute it (no connection, stopped, cancelled
-	// before it was written, or behind another command's error); safe to
-	// send again.
-	NotSent
-	// Unknown: written, but the connection or the caller's context ended
-	// before nsqd answered; nsqd may hold it.
-	Unknown
-)
-
-// String returns the outcome's name.
-func (o Outcome) String() string {
-	switch o {
-	case OK:
-		return "ok"
-	case Rejected:
-		return "rejected"
-	case NotSent:
-		return "not sent"
-	case Unknown:
-		return "unknown"
-	}
-	return "invalid"
-}
-
-// validationErrors are the errors of publishes rejected before sending.
-var validationErrors = []error{ErrInvalidTopic, ErrEmptyBody, ErrMessageTooLarge, ErrEmptyBatch, ErrBatchTooLarge, ErrInvalidDelay}
-
-// OutcomeOf classifies the error returned by a publish (or carried by a
-// ProducerTransaction): nil is OK; ErrUnknownOutcome is Unknown; a
-// validation error, or a *ServerError answering the command itself, is
-// Rejected; anything else (ErrNotConnected, ErrStopped, a context that ended
-// before the command was written) is NotSent.
-func OutcomeOf(err error) Outcome {
-	if err == nil {
-		return OK
-	}
-	if errors.Is(err, ErrUnknownOutcome) {
-		return Unknown
-	}
-	if errors.Is(err, ErrNotConnected) || errors.Is(err, ErrStopped) {
-		return NotSent
-	}
-	var se *ServerError
-	if errors.As(err, &se) {
-		return Rejected
-	}
-	for _, v := range validationErrors {
-		if errors.Is(err, v) {
-			return Rejected
-		}
-	}
-	return NotSent
-}
 
 // counters are a Producer's running totals, updated with atomics as
 // publishes complete.

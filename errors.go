@@ -1,0 +1,156 @@
+package nsqpub
+
+import (
+	"bytes"
+	"errors"
+)
+
+// Every error a publish can end with, and how to classify it.
+//
+// Message policy: nsqpub's sentinel errors carry no package prefix, as
+// go-nsq's do ("not connected", "stopped"), so that a wrapped chain reads
+// once from left to right: "not connected: not sent: dial tcp ...: connection
+// refused". Errors from lower layers keep their own prefix (net, tls, flate,
+// snappy), and nsqd's own words are marked "nsqd:". Test with errors.Is and
+// errors.As, never with strings.
+
+// Errors a publish can end with after it was accepted for sending.
+var (
+	// ErrNotConnected means nsqd did not execute the command: the connection
+	// could not be made, or it ended before the command was written, or nsqd
+	// closed it after an earlier command's error. The same meaning as
+	// go-nsq's; the wrapping error says which. Safe to send again.
+	ErrNotConnected = errors.New("not connected")
+	// ErrStopped means the Producer was stopped.
+	ErrStopped = errors.New("stopped")
+	// ErrUnknownOutcome means the command was written but the connection
+	// ended (or the caller's context did) before nsqd answered: the message
+	// may or may not have been queued.
+	ErrUnknownOutcome = errors.New("outcome unknown: written but not answered")
+	// ErrNoHealthyNode is wrapped by the error of a pool publish when every
+	// node failed recently and is waiting out its backoff. Such a publish
+	// was not sent (OutcomeOf says NotSent).
+	ErrNoHealthyNode = errors.New("no healthy nsqd node")
+	// ErrProtocol is wrapped by every error caused by bytes from the server
+	// that do not follow the NSQ protocol (a frame too large or too small,
+	// an unknown frame type, an unexpected reply). The connection is closed
+	// when it occurs.
+	ErrProtocol = errors.New("protocol error")
+	// ErrInvalidConfig is wrapped by every error that Config.Set,
+	// Config.Validate and NewProducer return for a bad configuration.
+	ErrInvalidConfig = errors.New("invalid config")
+)
+
+// Errors for publishes rejected before anything is sent. Each is wrapped with
+// the details, so test with errors.Is.
+var (
+	ErrInvalidTopic    = errors.New("invalid topic name")
+	ErrEmptyBody       = errors.New("empty message body")
+	ErrMessageTooLarge = errors.New("message body larger than MaxMsgSize")
+	ErrEmptyBatch      = errors.New("MultiPublish with no messages")
+	ErrBatchTooLarge   = errors.New("MultiPublish body larger than MaxBodySize")
+	ErrInvalidDelay    = errors.New("DeferredPublish delay out of range")
+)
+
+// validationErrors are the errors of publishes rejected before sending.
+var validationErrors = []error{ErrInvalidTopic, ErrEmptyBody, ErrMessageTooLarge, ErrEmptyBatch, ErrBatchTooLarge, ErrInvalidDelay}
+
+// ServerError is an error frame sent by nsqd, such as
+// "E_BAD_TOPIC PUB topic name "a:b" is not valid". nsqd closes the connection
+// after every error it sends a producer. Use errors.As to inspect it.
+type ServerError struct {
+	// Code is the error code, for example "E_BAD_MESSAGE".
+	Code string
+	// Message is the rest of the frame, for example "PUB message too big 101 > 100".
+	Message string
+}
+
+// Error returns the frame as nsqd sent it, prefixed with "nsqd: ".
+func (e *ServerError) Error() string {
+	if e.Message == "" {
+		return "nsqd: " + e.Code
+	}
+	return "nsqd: " + e.Code + " " + e.Message
+}
+
+// parseServerError splits an error frame's data into code and message.
+// nsqd v1.3.0 repeats the code for a bad MPUB topic ("E_BAD_TOPIC E_BAD_TOPIC
+// MPUB ..."); the repetition is dropped.
+func parseServerError(data []byte) *ServerError {
+	code, msg, _ := bytes.Cut(data, []byte(" "))
+	if len(msg) > len(code) && bytes.HasPrefix(msg, code) && msg[len(code)] == ' ' {
+		msg = msg[len(code)+1:]
+	}
+	return &ServerError{Code: string(code), Message: string(msg)}
+}
+
+// closedAfterError is the final error of a connection that nsqd closed after
+// sending an error frame. It describes that frame but does not wrap it, so
+// that only the command the frame answered matches *ServerError.
+type closedAfterError struct{ code string }
+
+func (e closedAfterError) Error() string {
+	return "nsqd closed the connection after an error reply (" + e.code + ")"
+}
+
+// Outcome says what became of a publish, from its error.
+type Outcome int
+
+// The outcomes of a publish.
+const (
+	// OK: nsqd answered OK; the message is queued.
+	OK Outcome = iota
+	// Rejected: refused, by local validation before anything was sent or by
+	// nsqd (*ServerError); nsqd did not queue it, and sending it again would
+	// fail the same way.
+	Rejected
+	// NotSent: nsqd did not execute it (no connection, stopped, cancelled
+	// before it was written, or behind another command's error); safe to
+	// send again.
+	NotSent
+	// Unknown: written, but the connection or the caller's context ended
+	// before nsqd answered; nsqd may hold it.
+	Unknown
+)
+
+// String returns the outcome's name.
+func (o Outcome) String() string {
+	switch o {
+	case OK:
+		return "ok"
+	case Rejected:
+		return "rejected"
+	case NotSent:
+		return "not sent"
+	case Unknown:
+		return "unknown"
+	}
+	return "invalid"
+}
+
+// OutcomeOf classifies the error returned by a publish (or carried by a
+// ProducerTransaction): nil is OK; ErrUnknownOutcome is Unknown; a
+// validation error, or a *ServerError answering the command itself, is
+// Rejected; anything else (ErrNotConnected, ErrStopped, a context that ended
+// before the command was written) is NotSent.
+func OutcomeOf(err error) Outcome {
+	if err == nil {
+		return OK
+	}
+	if errors.Is(err, ErrUnknownOutcome) {
+		return Unknown
+	}
+	if errors.Is(err, ErrNotConnected) || errors.Is(err, ErrStopped) {
+		return NotSent
+	}
+	var se *ServerError
+	if errors.As(err, &se) {
+		return Rejected
+	}
+	for _, v := range validationErrors {
+		if errors.Is(err, v) {
+			return Rejected
+		}
+	}
+	return NotSent
+}

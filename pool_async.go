@@ -1,0 +1,93 @@
+package nsqpub
+
+import (
+	"errors"
+	"fmt"
+)
+
+// poolCall is the pool's record of one asynchronous publish while it is
+// tried on its nodes. It is owned by one goroutine at a time: the caller of
+// PublishAsync, then the node connection that holds its transaction, then
+// (through complete) a retry goroutine or the mailer.
+type poolCall struct {
+	pp     *ProducerPool
+	cmd    command
+	node   int    // the node of the current attempt
+	tried  uint64 // bit i: node i was tried
+	done   chan *ProducerTransaction
+	result ProducerTransaction // what is sent on done, with the caller's Args
+}
+
+// doAsync validates an asynchronous publish and submits it to a node.
+func (pp *ProducerPool) doAsync(cmd command, doneChan chan *ProducerTransaction, args []interface{}) error {
+	if pp.isStopping() {
+		return ErrStopped
+	}
+	if err := pp.lim.check(&cmd); err != nil {
+		return err
+	}
+	pc := &poolCall{pp: pp, cmd: cmd, done: doneChan, result: ProducerTransaction{Args: args}}
+	return pc.submit()
+}
+
+// submit queues the publish on the healthy nodes it has not tried, in the
+// strategy's order, until one takes it. It returns nil, the error that
+// forbids going on, or pick's error when no node is left.
+func (pc *poolCall) submit() error {
+	pp := pc.pp
+	for {
+		i, err := pp.pick(pc.tried)
+		if err != nil {
+			return err
+		}
+		pc.tried |= 1 << i
+		pc.node = i
+		n := pp.nodes[i]
+		err = n.p.submitAsync(&tx{cmd: pc.cmd, call: pc})
+		if err == nil || !pp.retry(n, pc.cmd.topic, err, false) {
+			return err
+		}
+	}
+}
+
+// complete takes the result of the current attempt, from the goroutine of
+// the node's connection that completed it, and never blocks: a publish that
+// may go elsewhere is submitted to another node by a goroutine of its own
+// (submitting may wait for room in that node's queue), and the rest is
+// delivered through the mailer.
+func (pc *poolCall) complete(err error) {
+	pp := pc.pp
+	n := pp.nodes[pc.node]
+	if err == nil {
+		n.report(pp.log, pc.cmd.topic, nil)
+	} else if pp.retry(n, pc.cmd.topic, err, false) {
+		pp.mu.Lock()
+		if !pp.stopping {
+			pp.retries.Add(1)
+			pp.mu.Unlock()
+			go pc.retry(err)
+			return
+		}
+		pp.mu.Unlock()
+	}
+	pc.deliver(err)
+}
+
+// retry submits the publish to another node after its attempt failed with
+// err, or delivers the error when no node is left.
+func (pc *poolCall) retry(err error) {
+	defer pc.pp.retries.Done()
+	serr := pc.submit()
+	if errors.Is(serr, ErrNoHealthyNode) {
+		serr = fmt.Errorf("%w (after: %v)", serr, err)
+	}
+	if serr != nil {
+		pc.deliver(serr)
+	}
+}
+
+// deliver hands the caller its result.
+func (pc *poolCall) deliver(err error) {
+	pc.result.Error = err
+	pc.pp.mail.send(pc.done, &pc.result)
+}

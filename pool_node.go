@@ -1,0 +1,153 @@
+package nsqpub
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// poolNode is one nsqd of a pool and its health.
+type poolNode struct {
+	p *Producer
+
+	mu        sync.Mutex
+	failures  int       // failures in a row
+	downUntil time.Time // skipped until then
+	lastErr   error
+}
+
+// report updates the node's health from the result of a publish to topic
+// ("" for a Ping).
+//
+// While a node waits out its backoff no publish is sent to it, so the
+// results that arrive meanwhile are those of publishes sent before it
+// failed: they do not change its state. Thus the many publishes in flight
+// on a connection that dies count as one failure, not as many (which would
+// push the backoff to its maximum at once), and an OK answered just before
+// the failure does not bring the node back. The first result after the
+// backoff, the probe, decides: OK makes the node healthy, a failure backs
+// it off for longer, and at least until its Producer dials again, so that
+// the next probe really dials.
+func (n *poolNode) report(log *logState, topic string, err error) {
+	o := OutcomeOf(err)
+	now := time.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if now.Before(n.downUntil) {
+		return
+	}
+	if o == OK || o == Rejected {
+		if n.failures > 0 {
+			log.log(LogLevelInfo, "node healthy again", "node", n.p.addr, "after_failures", n.failures)
+		}
+		n.failures, n.downUntil, n.lastErr = 0, time.Time{}, nil
+		return
+	}
+	n.failures++
+	wait := backoff(n.failures)
+	if redial := n.p.nextDial().Sub(now); redial > wait {
+		wait = redial
+	}
+	n.downUntil, n.lastErr = now.Add(wait), err
+	kv := []any{"node", n.p.addr, "attempt", n.failures, "retry_in", wait.Round(time.Millisecond), "error", err}
+	if topic != "" {
+		kv = append(kv, "topic", topic)
+	}
+	log.log(LogLevelWarning, "node skipped", kv...)
+}
+
+// nextDial returns when the Producer will dial again after failed dials
+// (zero if it is not backing off).
+func (p *Producer) nextDial() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.retryAt
+}
+
+// pick returns the index of the next node to try, skipping the nodes in
+// tried and those waiting out a backoff.
+func (pp *ProducerPool) pick(tried uint64) (int, error) {
+	now := time.Now()
+	k := len(pp.nodes)
+	start := 0
+	if pp.cfg.PoolStrategy == RoundRobin {
+		start = int(pp.rr.Add(1) % uint64(k))
+	}
+	for j := 0; j < k; j++ {
+		i := (start + j) % k
+		if tried&(1<<i) != 0 {
+			continue
+		}
+		n := pp.nodes[i]
+		n.mu.Lock()
+		up := !now.Before(n.downUntil)
+		n.mu.Unlock()
+		if up {
+			return i, nil
+		}
+	}
+	return 0, pp.noNodeError(tried)
+}
+
+// noNodeError describes why no node is left to try.
+func (pp *ProducerPool) noNodeError(tried uint64) error {
+	var b strings.Builder
+	for i, n := range pp.nodes {
+		n.mu.Lock()
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		switch {
+		case tried&(1<<i) != 0 && n.lastErr != nil:
+			fmt.Fprintf(&b, "%s: %v", n.p.addr, n.lastErr)
+		case n.lastErr != nil:
+			fmt.Fprintf(&b, "%s: down for %v after: %v", n.p.addr, time.Until(n.downUntil).Round(time.Millisecond), n.lastErr)
+		default:
+			fmt.Fprintf(&b, "%s: tried", n.p.addr)
+		}
+		n.mu.Unlock()
+	}
+	return fmt.Errorf("%w: %w: %s", ErrNotConnected, ErrNoHealthyNode, b.String())
+}
+
+// NodeStats is one node of a PoolStats: its Producer's counters and its
+// health in the pool.
+type NodeStats struct {
+	ProducerStats
+	Healthy   bool      // not waiting out a backoff
+	Failures  int       // failures in a row
+	DownUntil time.Time // skipped until then, if not healthy
+}
+
+// PoolStats is a snapshot of a pool: each node, and the sums over them.
+// Counts are per node, so a publish that failed on one node and was then
+// acknowledged by another counts as NotSent (or Unknown) on the first and
+// Published on the second: Published is what nsqd acknowledged, the
+// failure counts are failed attempts, not failed publishes.
+type PoolStats struct {
+	Nodes                                 []NodeStats
+	Published, Rejected, NotSent, Unknown uint64
+	InFlight                              int64
+}
+
+// Stats returns a snapshot of every node's counters and health. It is cheap
+// and safe for concurrent use.
+func (pp *ProducerPool) Stats() PoolStats {
+	var s PoolStats
+	now := time.Now()
+	for _, n := range pp.nodes {
+		ns := NodeStats{ProducerStats: n.p.Stats()}
+		n.mu.Lock()
+		ns.Failures, ns.DownUntil = n.failures, n.downUntil
+		ns.Healthy = !now.Before(n.downUntil)
+		n.mu.Unlock()
+		s.Nodes = append(s.Nodes, ns)
+		s.Published += ns.Published
+		s.Rejected += ns.Rejected
+		s.NotSent += ns.NotSent
+		s.Unknown += ns.Unknown
+		s.InFlight += ns.InFlight
+	}
+	return s
+}

@@ -1,0 +1,287 @@
+package nsqpub
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// window is what a connection has written and nsqd not yet answered, oldest
+// first, bounded by MaxInFlight commands and MaxInFlightBytes body bytes.
+// The writer pushes a command before its bytes go out and the reader pops it
+// on the answer, both under mu; room wakes a writer waiting for either.
+type window struct {
+	mu       sync.Mutex
+	ring     []sent // guarded by mu: ring[head], ring[head+1], ... (mod len)
+	head, n  int    // guarded by mu
+	bytes    int    // guarded by mu: body bytes of what is in the ring
+	maxBytes int
+	writeErr error         // guarded by mu: the writer's write error, if any
+	room     chan struct{} // one slot: something was popped
+}
+
+// sent is a command in flight: the transaction that heads it (with any
+// merged behind it) and its body size on the wire.
+type sent struct {
+	t    *tx
+	wire int
+}
+
+func newWindow(maxCmds, maxBytes int) window {
+	return window{ring: make([]sent, maxCmds), maxBytes: maxBytes, room: make(chan struct{}, 1)}
+}
+
+// push adds s unless the window is full: MaxInFlight commands, or s would
+// take the body bytes past the limit while others are in flight.
+func (w *window) push(s sent) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.n == len(w.ring) || (w.n > 0 && w.bytes+s.wire > w.maxBytes) {
+		return false
+	}
+	w.ring[(w.head+w.n)%len(w.ring)] = s
+	w.n++
+	w.bytes += s.wire
+	return true
+}
+
+// pop removes the oldest command, and wakes a writer waiting for room.
+func (w *window) pop() (sent, bool) {
+	w.mu.Lock()
+	if w.n == 0 {
+		w.mu.Unlock()
+		return sent{}, false
+	}
+	s := w.ring[w.head]
+	w.ring[w.head] = sent{}
+	w.head = (w.head + 1) % len(w.ring)
+	w.n--
+	w.bytes -= s.wire
+	w.mu.Unlock()
+	select {
+	case w.room <- struct{}{}:
+	default:
+	}
+	return s, true
+}
+
+// empty reports whether nothing is in flight.
+func (w *window) empty() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n == 0
+}
+
+// takeAll removes and returns everything in flight, oldest first.
+func (w *window) takeAll() []sent {
+	var all []sent
+	for s, ok := w.pop(); ok; s, ok = w.pop() {
+		all = append(all, s)
+	}
+	return all
+}
+
+// failWrite records the writer's write error for the reader's final error.
+func (w *window) failWrite(err error) {
+	w.mu.Lock()
+	w.writeErr = err
+	w.mu.Unlock()
+}
+
+// writeError returns the writer's write error, if any.
+func (w *window) writeError() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writeErr
+}
+
+// writeLoop is the writer goroutine. It exits when the connection dies,
+// after a graceful stop, or at most WriteTimeout after a write error.
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	for {
+		var err error
+		select {
+		case t := <-c.txCh:
+			c.batch = append(c.batch[:0], t)
+			// Let publishers that are ready to run queue their publishes
+			// before the batch is cut: with many synchronous publishers
+			// this turns one write per publish into one per round. It
+			// yields once and never waits, so a lone publish is not
+			// delayed.
+			runtime.Gosched()
+			c.takeQueued()
+			err = c.writeBatch()
+		case <-c.nopCh:
+			// A heartbeat: answer it with a NOP, at once.
+			nop := command{kind: cmdNOP}
+			c.scratch = nop.writeTo(c.bw, c.scratch)
+			err = c.flush()
+		case <-c.stopping:
+			err = c.finishStop()
+		case <-c.dying:
+			return
+		}
+		if err != nil {
+			c.writeFailed(err)
+			return
+		}
+		if c.dead() {
+			return
+		}
+	}
+}
+
+// writeFailed ends the writer after a write error. It does not fail the
+// connection at once: nsqd closes the connection after an error reply, which
+// makes writes fail too, and that reply, which the reader may not have read
+// yet, decides the fate of everything in flight (refused, or never
+// executed). So the reader gets WriteTimeout to read what is left; then the
+// connection fails with the write error.
+func (c *conn) writeFailed(err error) {
+	if err == errConnClosed {
+		return
+	}
+	c.win.failWrite(err)
+	timer := time.NewTimer(c.cfg.WriteTimeout)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		c.fail(fmt.Errorf("writing to nsqd: %w", err))
+	case <-c.dying:
+	}
+}
+
+// takeQueued adds to the batch every transaction already queued, up to the
+// batch's capacity. It never waits for more.
+func (c *conn) takeQueued() {
+	for len(c.batch) < cap(c.batch) {
+		select {
+		case t := <-c.txCh:
+			c.batch = append(c.batch, t)
+		default:
+			return
+		}
+	}
+}
+
+// finishStop writes what is still queued (nothing more can be queued once
+// stop has closed sending), waits for nsqd's answers, then fails the
+// connection with ErrStopped. Producer.Stop bounds the wait by StopTimeout,
+// failing the connection when it runs out.
+func (c *conn) finishStop() error {
+	for {
+		c.batch = c.batch[:0]
+		c.takeQueued()
+		if len(c.batch) == 0 {
+			break
+		}
+		if err := c.writeBatch(); err != nil {
+			return err
+		}
+	}
+	for !c.win.empty() {
+		select {
+		case <-c.win.room:
+		case <-c.dying:
+			return nil
+		}
+	}
+	c.fail(ErrStopped)
+	return nil
+}
+
+// flush pushes buffered commands to the socket.
+func (c *conn) flush() error {
+	if err := c.bw.Flush(); err != nil {
+		return err
+	}
+	if c.flushRaw != nil {
+		return c.flushRaw()
+	}
+	return nil
+}
+
+// writeBatch writes the batch with one flush. Consecutive PUBs to the same
+// topic are merged into one MPUB (within MaxBodySize) whose answer completes
+// them all. Transactions abandoned by their context are skipped. On error
+// the batch keeps what was not written, for exit.
+func (c *conn) writeBatch() error {
+	c.nops = c.nops[:0]
+	for i := 0; i < len(c.batch); {
+		t := c.batch[i]
+		i++
+		if !t.take() {
+			continue
+		}
+		cmd := &t.cmd
+		if cmd.kind == cmdPUB && !t.solo {
+			var merged command
+			if merged, i = c.merge(t, i); len(merged.bodies) > 1 {
+				cmd = &merged
+			}
+		}
+		if !cmd.answered() {
+			c.nops = append(c.nops, t)
+		} else if err := c.pushWhenRoom(sent{t: t, wire: cmd.bodySize()}); err != nil {
+			c.finishNops(err)
+			return err
+		}
+		c.scratch = cmd.writeTo(c.bw, c.scratch)
+	}
+	err := c.flush()
+	c.finishNops(err)
+	c.batch = c.batch[:0]
+	return err
+}
+
+// merge takes the PUBs that follow t in the batch from index i on, to t's
+// topic and within MaxBodySize, and links them behind t. It returns the MPUB
+// that carries them all (one body if nothing followed) and the index of the
+// first transaction not merged.
+func (c *conn) merge(t *tx, i int) (command, int) {
+	c.merged = append(c.merged[:0], t.cmd.body)
+	size, last := 8+len(t.cmd.body), t
+	for ; i < len(c.batch); i++ {
+		u := c.batch[i]
+		if u.cmd.kind != cmdPUB || u.solo || u.cmd.topic != t.cmd.topic || size+4+len(u.cmd.body) > c.cfg.MaxBodySize {
+			break
+		}
+		if u.take() {
+			last.next, last = u, u
+			c.merged = append(c.merged, u.cmd.body)
+			size += 4 + len(u.cmd.body)
+		}
+	}
+	return command{kind: cmdMPUB, topic: t.cmd.topic, bodies: c.merged}, i
+}
+
+// pushWhenRoom puts s on the window before its bytes are written. While the
+// window is full it flushes, so that nsqd can answer what it holds, and
+// waits for room. If the connection dies first, s's transactions go back to
+// the queued state, unlinked, and stay in the batch for exit.
+func (c *conn) pushWhenRoom(s sent) error {
+	for !c.win.push(s) {
+		err := c.flush()
+		if err == nil {
+			select {
+			case <-c.win.room:
+				continue
+			case <-c.dying:
+				err = errConnClosed
+			}
+		}
+		s.t.eachMember(func(u *tx) { u.state.Store(txQueued) })
+		return err
+	}
+	return nil
+}
+
+// finishNops completes the NOPs (Pings) written in this batch.
+func (c *conn) finishNops(err error) {
+	for _, t := range c.nops {
+		t.finish(err)
+	}
+	c.nops = c.nops[:0]
+}

@@ -1,0 +1,196 @@
+package nsqpub
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+	"time"
+)
+
+// failWriter fails every write, like a socket whose peer is gone.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+// pubTx returns a queued PUB transaction whose result goes to wait.
+func pubTx(topic, body string, wait chan *tx) *tx {
+	return &tx{cmd: command{kind: cmdPUB, topic: topic, body: []byte(body)}, wait: wait}
+}
+
+// TestWriteBatchMerges pins natural batching: consecutive PUBs to one topic
+// become one MPUB; other commands and topics keep their place and order.
+func TestWriteBatchMerges(t *testing.T) {
+	var out bytes.Buffer
+	c := newTestConn(t, NewConfig(), &out)
+	wait := make(chan *tx, 8)
+	abandoned := pubTx("a", "gone", wait)
+	abandoned.abandon()
+	c.batch = []*tx{
+		pubTx("a", "x", wait), pubTx("a", "yz", wait), abandoned, pubTx("a", "w", wait),
+		pubTx("b", "q", wait),
+		{cmd: command{kind: cmdDPUB, topic: "a", delay: time.Second, body: []byte("d")}, wait: wait},
+		pubTx("a", "last", wait),
+	}
+	if err := c.writeBatch(); err != nil {
+		t.Fatal(err)
+	}
+	want := "MPUB a\n" + be32(4+5+6+5) + be32(3) + be32(1) + "x" + be32(2) + "yz" + be32(1) + "w" +
+		pubBytes("b", "q") +
+		"DPUB a 1000\n" + be32(1) + "d" +
+		pubBytes("a", "last")
+	if got := out.String(); got != want {
+		t.Fatalf("wrote\n%q\nwant\n%q", got, want)
+	}
+	if n := len(c.win.takeAll()); n != 4 {
+		t.Fatalf("%d commands in flight, want 4", n)
+	}
+}
+
+// TestMergedReplyCompletesMembers: one OK completes every publish merged into
+// the MPUB it answers, and the window's byte count returns to zero.
+func TestMergedReplyCompletesMembers(t *testing.T) {
+	var out bytes.Buffer
+	c := newTestConn(t, NewConfig(), &out)
+	wait := make(chan *tx, 8)
+	c.batch = []*tx{pubTx("a", "x", wait), pubTx("a", "yz", wait), pubTx("a", "w", wait)}
+	if err := c.writeBatch(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.handle(frameTypeResponse, frameOK); err != nil {
+		t.Fatal(err)
+	}
+	if len(wait) != 3 {
+		t.Fatalf("merged MPUB completed %d publishes, want 3", len(wait))
+	}
+	if !c.win.empty() || c.win.bytes != 0 {
+		t.Fatalf("window holds %d commands, %d bytes after the answer", c.win.n, c.win.bytes)
+	}
+}
+
+// TestWriteBatchSplitsAtMaxBodySize checks merged MPUBs stay within MaxBodySize.
+func TestWriteBatchSplitsAtMaxBodySize(t *testing.T) {
+	cfg := NewConfig()
+	cfg.MaxBodySize = 4 + 2*(4+10)
+	var out bytes.Buffer
+	c := newTestConn(t, cfg, &out)
+	for i := 0; i < 5; i++ {
+		c.batch = append(c.batch, pubTx("t", string(bytes.Repeat([]byte{'a' + byte(i)}, 10)), nil))
+	}
+	if err := c.writeBatch(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.win.takeAll()); n != 3 {
+		t.Fatalf("%d commands, want 3 (2+2+1)", n)
+	}
+	if got := bytes.Count(out.Bytes(), []byte("MPUB t\n")); got != 2 {
+		t.Fatalf("%d MPUBs, want 2 (the last message goes as a PUB)", got)
+	}
+}
+
+// TestWindowFullConnectionLost: when the window is full and the connection
+// dies while the writer waits for room, the transaction it was about to
+// write and every later one of its batch were never written: exit reports
+// them all unwritten (taken, unlinked), and the one in flight unanswered.
+func TestWindowFullConnectionLost(t *testing.T) {
+	cfg := NewConfig()
+	cfg.MaxInFlight = 1
+	c := newTestConn(t, cfg, failWriter{})
+	var left []leftover
+	c.onExit = func(_ *conn, _ error, l []leftover) { left = l }
+	inFlight := pubTx("a", "0", nil)
+	inFlight.take()
+	c.win.push(sent{t: inFlight, wire: 1}) // the window of one is full
+	for i, topic := range []string{"b", "c", "c", "d"} {
+		c.batch = append(c.batch, pubTx(topic, string(rune('1'+i)), nil))
+	}
+	c.fail(errors.New("reading from nsqd: EOF"))
+	if err := c.writeBatch(); err == nil {
+		t.Fatal("writeBatch succeeded on a dead connection")
+	}
+	close(c.writerDone)
+	c.exit()
+	if len(left) != 5 {
+		t.Fatalf("%d transactions left, want 5 (1 in flight, 4 never written)", len(left))
+	}
+	if left[0].t != inFlight || left[0].kind != leftUnanswered {
+		t.Fatalf("in flight: %+v, want unanswered", left[0])
+	}
+	for _, l := range left[1:] {
+		if l.kind != leftUnwritten || l.t.next != nil || l.t.state.Load() != txTaken {
+			t.Fatalf("%q: kind %v, next %v, state %d: want a taken, unlinked, unwritten transaction",
+				l.t.cmd.body, l.kind, l.t.next, l.t.state.Load())
+		}
+	}
+}
+
+// TestRefusedMergedMPUBGoesSolo: when nsqd refuses an MPUB merged from
+// several publishes for a bad message, every member is left refused and
+// merged; fate sends each again alone, and alone they are never merged.
+func TestRefusedMergedMPUBGoesSolo(t *testing.T) {
+	var out bytes.Buffer
+	c := newTestConn(t, NewConfig(), &out)
+	var left []leftover
+	c.onExit = func(_ *conn, _ error, l []leftover) { left = l }
+	for _, b := range []string{"ok1", "poison", "ok2"} {
+		c.batch = append(c.batch, pubTx("t", b, nil))
+	}
+	if err := c.writeBatch(); err != nil {
+		t.Fatal(err)
+	}
+	err := c.handle(frameTypeError, []byte("E_BAD_MESSAGE MPUB message too big 6 > 5"))
+	c.fail(err)
+	close(c.writerDone)
+	c.exit()
+	if len(left) != 3 {
+		t.Fatalf("%d members left, want 3", len(left))
+	}
+	p := newTestProducer(t, "127.0.0.1:1", nil)
+	var again []*tx
+	for _, l := range left {
+		if l.kind != leftRefused || !l.merged {
+			t.Fatalf("member %q: %+v, want refused and merged", l.t.cmd.body, l)
+		}
+		err, resend := p.fate(l, c.err)
+		var se *ServerError
+		if !resend || !l.t.solo || !errors.Is(err, ErrNotConnected) || errors.As(err, &se) {
+			t.Fatalf("member %q: resend %v, solo %v, error %v", l.t.cmd.body, resend, l.t.solo, err)
+		}
+		l.t.state.Store(txQueued)
+		again = append(again, l.t)
+	}
+	out.Reset()
+	c2 := newTestConn(t, NewConfig(), &out)
+	c2.batch = again
+	if err := c2.writeBatch(); err != nil {
+		t.Fatal(err)
+	}
+	if want := pubBytes("t", "ok1") + pubBytes("t", "poison") + pubBytes("t", "ok2"); out.String() != want {
+		t.Fatalf("resent %q, want %q", out.String(), want)
+	}
+}
+
+// TestMergedMPUBWithBigBodies publishes PUBs whose bodies are bigger than
+// the connection's write buffer, so that they go straight to the socket and
+// the merged MPUB is complete, and can be answered and finished by the
+// reader, the moment its last body is written. Under -race this shows the
+// writer never touches a transaction after handing it to the reader.
+func TestMergedMPUBWithBigBodies(t *testing.T) {
+	f := newFastNSQD(t)
+	p := newTestProducer(t, f.addr(), nil)
+	big := bytes.Repeat([]byte("x"), 200<<10) // its tail, past a full 64 KiB write buffer, goes straight out
+	const n = 200
+	done := make(chan *ProducerTransaction, n)
+	for range n {
+		if err := p.PublishAsync("t", big, done); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		if tr := <-done; tr.Error != nil {
+			t.Fatal(tr.Error)
+		}
+	}
+	p.Stop()
+	f.check(t, n)
+}
