@@ -4,38 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 )
 
-// deadAddr returns a loopback address nothing listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-func newTestPool(t *testing.T, addrs []string, cfg *Config) *ProducerPool {
-	t.Helper()
-	if cfg == nil {
-		cfg = NewConfig()
-	}
-	pp, err := NewProducerPool(addrs, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pp.Stop)
-	return pp
-}
-
 func TestPoolRoundRobin(t *testing.T) {
-	f := []*fastNSQD{newFastNSQD(t), newFastNSQD(t), newFastNSQD(t)}
+	f := []*fakeNSQD{newFastNSQD(t), newFastNSQD(t), newFastNSQD(t)}
 	pp := newTestPool(t, []string{f[0].addr(), f[1].addr(), f[2].addr()}, nil)
 	for i := 0; i < 300; i++ {
 		if err := pp.Publish("t", []byte("m")); err != nil {
@@ -52,9 +26,8 @@ func TestPoolRoundRobin(t *testing.T) {
 }
 
 func TestPoolFailoverSkipsDeadNode(t *testing.T) {
-	good := []*fastNSQD{newFastNSQD(t), newFastNSQD(t)}
-	cfg := &Config{PoolStrategy: Failover}
-	pp := newTestPool(t, []string{deadAddr(t), good[0].addr(), good[1].addr()}, cfg)
+	good := []*fakeNSQD{newFastNSQD(t), newFastNSQD(t)}
+	pp := newTestPool(t, []string{deadAddr(t), good[0].addr(), good[1].addr()}, &Config{PoolStrategy: Failover})
 	done := make(chan *ProducerTransaction, 100)
 	for i := 0; i < 100; i++ {
 		if err := pp.Publish("t", []byte("m")); err != nil {
@@ -65,8 +38,7 @@ func TestPoolFailoverSkipsDeadNode(t *testing.T) {
 		}
 	}
 	seen := map[int]bool{}
-	for i := 0; i < 100; i++ {
-		tr := <-done
+	for _, tr := range collect(t, done, 100) {
 		if tr.Error != nil {
 			t.Fatalf("async %v: %v", tr.Args, tr.Error)
 		}
@@ -82,9 +54,7 @@ func TestPoolFailoverSkipsDeadNode(t *testing.T) {
 	pp.Stop()
 	good[0].check(t, 200) // failover: everything on the first healthy node
 	good[1].check(t, 0)
-	if g := nsqpubGoroutines(); g != "" {
-		t.Fatalf("goroutines left after Stop:\n%s", g)
-	}
+	noGoroutinesLeft(t)
 }
 
 func TestPoolAllDown(t *testing.T) {
@@ -120,73 +90,9 @@ func TestPoolRejectedNotRetried(t *testing.T) {
 	}
 }
 
-func TestConfigPoolStrategy(t *testing.T) {
-	c := NewConfig()
-	if err := c.Set("pool_strategy", "failover"); err != nil || c.PoolStrategy != Failover {
-		t.Fatalf("Set failover: %v %v", err, c.PoolStrategy)
-	}
-	if err := c.Set("pool-strategy", "round-robin"); err != nil || c.PoolStrategy != RoundRobin {
-		t.Fatalf("Set round-robin: %v %v", err, c.PoolStrategy)
-	}
-	if err := c.Set("pool_strategy", "random"); !errors.Is(err, ErrInvalidConfig) {
-		t.Fatalf("Set random: %v", err)
-	}
-	if _, err := NewProducerPool(nil, c); !errors.Is(err, ErrInvalidConfig) {
+func TestPoolNoNodes(t *testing.T) {
+	if _, err := NewProducerPool(nil, NewConfig()); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("empty pool: %v", err)
-	}
-}
-
-func TestOutcomeOf(t *testing.T) {
-	tests := []struct {
-		err  error
-		want Outcome
-	}{
-		{nil, OK},
-		{&ServerError{Code: "E_BAD_TOPIC"}, Rejected},
-		{ErrEmptyBody, Rejected},
-		{ErrStopped, NotSent},
-		{ErrNotConnected, NotSent},
-		{errors.Join(ErrUnknownOutcome, ErrStopped), Unknown},
-	}
-	for _, tt := range tests {
-		if got := OutcomeOf(tt.err); got != tt.want {
-			t.Errorf("OutcomeOf(%v) = %v, want %v", tt.err, got, tt.want)
-		}
-	}
-}
-
-func TestProducerStats(t *testing.T) {
-	f := newFastNSQD(t)
-	p := newTestProducer(t, f.addr(), nil)
-	if s := p.Stats(); s.State != "idle" || s.Addr != f.addr() {
-		t.Fatalf("before publishing: %+v", s)
-	}
-	for i := 0; i < 10; i++ {
-		if err := p.Publish("t", []byte("m")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := p.MultiPublish("t", [][]byte{[]byte("a"), []byte("b"), []byte("c")}); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan *ProducerTransaction, 5)
-	for i := 0; i < 5; i++ {
-		if err := p.PublishAsync("t", []byte("x"), done); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := 0; i < 5; i++ {
-		<-done
-	}
-	p.Publish("bad:topic", []byte("m"))
-	s := p.Stats()
-	if s.Published != 18 || s.Rejected != 1 || s.NotSent != 0 || s.Unknown != 0 || s.InFlight != 0 ||
-		s.Connects != 1 || s.Reconnects != 0 || s.State != "connected" || !errors.Is(s.LastError, ErrInvalidTopic) {
-		t.Fatalf("stats %+v", s)
-	}
-	p.Stop()
-	if s := p.Stats(); s.State != "stopped" {
-		t.Fatalf("after Stop: %+v", s)
 	}
 }
 
@@ -238,13 +144,9 @@ func TestPoolBackoffCountsProbesOnly(t *testing.T) {
 // already cancelled, or ends while the node's dial hangs, fails with the
 // context's error, goes to no other node and leaves the node healthy.
 func TestPoolCancelledContextIsNotANodeFailure(t *testing.T) {
-	hole, err := net.Listen("tcp", "127.0.0.1:0") // never accepts: the handshake hangs
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hole.Close()
+	silent := newFakeNSQD(t) // never answers IDENTIFY: the handshake hangs
 	good := newFastNSQD(t)
-	pp := newTestPool(t, []string{hole.Addr().String(), good.addr()}, &Config{PoolStrategy: Failover, DialTimeout: time.Minute})
+	pp := newTestPool(t, []string{silent.addr(), good.addr()}, &Config{PoolStrategy: Failover, DialTimeout: time.Minute})
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := pp.PublishContext(cancelled, "t", []byte("m")); err != context.Canceled {
@@ -265,31 +167,4 @@ func TestPoolCancelledContextIsNotANodeFailure(t *testing.T) {
 	}
 	pp.Stop()
 	good.check(t, 0)
-}
-
-// TestPublishContextAlreadyCancelledSendsNothing: on a live connection, a
-// publish whose context is already cancelled returns context.Canceled and
-// is never written (it used to be queued, and the writer could take it).
-func TestPublishContextAlreadyCancelledSendsNothing(t *testing.T) {
-	f := newFakeNSQD(t)
-	p := newTestProducer(t, f.addr(), nil)
-	c := connect(t, f, p)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	for i := 0; i < 200; i++ {
-		if err := p.PublishContext(ctx, "t", []byte("cancelled")); err != context.Canceled {
-			t.Fatalf("publish %d: %v, want context.Canceled", i, err)
-		}
-	}
-	errc := async(func() error { return p.Publish("t", []byte("last")) })
-	if got, want := string(c.readCommandSkipNOP()), pubBytes("t", "last"); got != want {
-		t.Fatalf("first command written %q, want %q", got, want)
-	}
-	c.sendOK()
-	if err := result(t, errc); err != nil {
-		t.Fatal(err)
-	}
-	if s := p.Stats(); s.Published != 1 || s.NotSent != 200 || s.InFlight != 0 {
-		t.Fatalf("stats %+v, want 1 published and 200 not sent", s)
-	}
 }
