@@ -51,3 +51,55 @@ func TestMailerStopDropsUnread(t *testing.T) {
 		t.Fatalf("goroutines left after a send past stop:\n%s", g)
 	}
 }
+
+// publisher is what Producer and ProducerPool have in common for the tests
+// below.
+type publisher interface {
+	Publish(topic string, body []byte) error
+	PublishAsync(topic string, body []byte, done chan *ProducerTransaction, args ...interface{}) error
+	Stop()
+}
+
+// TestStalledDoneChannelDelaysNoOne: one caller's done channel that is never
+// read holds results for 200 publishes, yet another caller's async results
+// and 200 synchronous publishes all complete, on a Producer and on a pool,
+// and Stop returns within StopTimeout, dropping the unread results.
+func TestStalledDoneChannelDelaysNoOne(t *testing.T) {
+	for _, pool := range []bool{false, true} {
+		name := map[bool]string{false: "producer", true: "pool"}[pool]
+		t.Run(name, func(t *testing.T) {
+			fakes := []*fakeNSQD{newFastNSQD(t), newFastNSQD(t)}
+			cfg := &Config{StopTimeout: 200 * time.Millisecond}
+			var p publisher = newTestProducer(t, fakes[0].addr(), cfg)
+			if pool {
+				p = newTestPool(t, []string{fakes[0].addr(), fakes[1].addr()}, cfg)
+			}
+			stalled := make(chan *ProducerTransaction) // never read
+			other := make(chan *ProducerTransaction, 200)
+			const n = 200
+			for i := 0; i < n; i++ {
+				if err := p.PublishAsync("t", []byte("stalled"), stalled, i); err != nil {
+					t.Fatal(err)
+				}
+				if err := p.PublishAsync("t", []byte("other"), other, i); err != nil {
+					t.Fatal(err)
+				}
+				if err := p.Publish("t", []byte("sync")); err != nil {
+					t.Fatalf("publish %d behind a stalled done channel: %v", i, err)
+				}
+			}
+			collectOK(t, other, n)
+			start := time.Now()
+			p.Stop()
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("Stop took %v with StopTimeout 200ms", d)
+			}
+			noGoroutinesLeft(t)
+			select {
+			case <-stalled:
+				t.Fatal("a result still arrives on the unread channel after Stop")
+			default:
+			}
+		})
+	}
+}
