@@ -33,13 +33,14 @@ var consumerOnlyOptions = map[string]bool{
 // tls_key and tls_min_version build TlsConfig. go-nsq's consumer-only options
 // are accepted and ignored. An unknown option or a value of the wrong type
 // returns an error wrapping ErrInvalidConfig; Set does not check ranges
-// (Validate does).
+// (Validate does). A failed Set leaves c as it was.
 func (c *Config) Set(option string, value interface{}) error {
 	name := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(option)), "-", "_")
-	err := c.set(name, value)
-	if err != nil {
+	d := *c
+	if err := d.set(name, value); err != nil {
 		return fmt.Errorf("%w: option %q value %v: %w", ErrInvalidConfig, option, value, err)
 	}
+	*c = d
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +114,10 @@ func TestConfigSet(t *testing.T) {
 		{"tls_min_version", "tls1.4"},
 		{"tls_min_version", tls.VersionTLS12},
 		{"tls_cert", junk}, // tls_key is set: the pair is loaded, and fails
+		{"dial_timeout", "soon"},
+		{"client_id", 5},
+		{"deflate_level", "x"},
+		{"at_least_once", "perhaps"},
 	}
 	for _, tt := range bad {
 		// A configuration that a failed Set must leave alone.
@@ -122,13 +127,14 @@ func TestConfigSet(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		before, tlsBefore := c.TlsConfig, *c.TlsConfig.Clone()
+		before, tlsBefore, whole := c.TlsConfig, *c.TlsConfig.Clone(), *c
 		if err := c.Set(tt.name, tt.val); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("Set(%q, %#v) = %v, want ErrInvalidConfig", tt.name, tt.val, err)
 			continue
 		}
 		if c.TlsConfig != before || c.TlsV1 || c.TlsConfig.InsecureSkipVerify != tlsBefore.InsecureSkipVerify ||
-			c.TlsConfig.MinVersion != tlsBefore.MinVersion || c.TlsConfig.RootCAs != tlsBefore.RootCAs {
+			c.TlsConfig.MinVersion != tlsBefore.MinVersion || c.TlsConfig.RootCAs != tlsBefore.RootCAs ||
+			!reflect.DeepEqual(*c, whole) {
 			t.Errorf("failed Set(%q, %#v) changed the config: %+v", tt.name, tt.val, c)
 		}
 	}
