@@ -35,7 +35,7 @@ func maxEncodedLen(n int) int {
 // bytes.
 func EncodeBlock(dst, src []byte) []byte {
 	if uint64(len(src)) > maxDeclaredLen {
-		panic("nsqpub: snappy: block too large to encode")
+		panic("snappy: block too large to encode")
 	}
 	base := len(dst)
 	need := maxEncodedLen(len(src))

@@ -80,18 +80,18 @@ const (
 
 var (
 	// errCorrupt reports malformed snappy block or framing data.
-	errCorrupt = errors.New("nsqpub: snappy: corrupt input")
+	errCorrupt = errors.New("snappy: corrupt input")
 	// errTooLarge reports a declared or chunk length above the permitted
 	// bound.
-	errTooLarge = errors.New("nsqpub: snappy: decoded length exceeds limit")
+	errTooLarge = errors.New("snappy: decoded length exceeds limit")
 	// errChecksum reports a chunk whose CRC does not match its data.
-	errChecksum = errors.New("nsqpub: snappy: checksum mismatch")
+	errChecksum = errors.New("snappy: checksum mismatch")
 	// errNoStreamID reports a stream that does not start with the stream
 	// identifier chunk.
-	errNoStreamID = errors.New("nsqpub: snappy: missing or bad stream identifier")
+	errNoStreamID = errors.New("snappy: missing or bad stream identifier")
 	// errUnskippable reports a reserved chunk type that a reader must not
 	// skip.
-	errUnskippable = errors.New("nsqpub: snappy: unsupported unskippable chunk type")
+	errUnskippable = errors.New("snappy: unsupported unskippable chunk type")
 )
 
 // crcMaskDelta is added to the rotated CRC to mask it.
