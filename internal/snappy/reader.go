@@ -124,15 +124,34 @@ func (z *Reader) readStreamID(n int) error {
 	return nil
 }
 
+// checkPayload checks the payload length n of a data chunk: it must hold
+// the checksum and stay within limit.
+func checkPayload(n, limit int) error {
+	if n < checksumSize {
+		return errCorrupt
+	}
+	if n > limit {
+		return errTooLarge
+	}
+	return nil
+}
+
+// accept makes data the current chunk's decoded bytes if its masked CRC is
+// want, and reports errChecksum otherwise.
+func (z *Reader) accept(data []byte, want uint32) error {
+	if MaskedCRC(data) != want {
+		return errChecksum
+	}
+	z.data = data
+	return nil
+}
+
 // readCompressed reads a compressed chunk with a payload of n bytes, decodes
 // it and verifies its checksum. The declared length is checked against
 // maxBlockSize before the decoded buffer is sized.
 func (z *Reader) readCompressed(n int) error {
-	if n < checksumSize {
-		return errCorrupt
-	}
-	if n > maxChunkPayload {
-		return errTooLarge
+	if err := checkPayload(n, maxChunkPayload); err != nil {
+		return err
 	}
 	raw := z.rawBuf(n)
 	if err := z.readFull(raw); err != nil {
@@ -150,21 +169,14 @@ func (z *Reader) readCompressed(n int) error {
 	if err != nil {
 		return err
 	}
-	if MaskedCRC(data) != want {
-		return errChecksum
-	}
-	z.data = data
-	return nil
+	return z.accept(data, want)
 }
 
 // readUncompressed reads an uncompressed chunk with a payload of n bytes
 // straight into the decoded buffer and verifies its checksum.
 func (z *Reader) readUncompressed(n int) error {
-	if n < checksumSize {
-		return errCorrupt
-	}
-	if n > checksumSize+maxBlockSize {
-		return errTooLarge
+	if err := checkPayload(n, checksumSize+maxBlockSize); err != nil {
+		return err
 	}
 	sum := z.scratch[:4]
 	if err := z.readFull(sum); err != nil {
@@ -175,11 +187,7 @@ func (z *Reader) readUncompressed(n int) error {
 	if err := z.readFull(data); err != nil {
 		return err
 	}
-	if MaskedCRC(data) != want {
-		return errChecksum
-	}
-	z.data = data
-	return nil
+	return z.accept(data, want)
 }
 
 // skipChunk discards the n-byte payload of a padding or skippable chunk in
