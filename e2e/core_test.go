@@ -21,15 +21,51 @@ import (
 // newProducer returns a Producer for n, stopped when the test ends.
 func newProducer(t testing.TB, n *nsqd, cfg *nsqpub.Config) *nsqpub.Producer {
 	t.Helper()
+	return newProducerAt(t, n.TCPAddr, cfg)
+}
+
+// newProducerAt returns a Producer for addr, with NewConfig's settings when
+// cfg is nil, stopped when the test ends.
+func newProducerAt(t testing.TB, addr string, cfg *nsqpub.Config) *nsqpub.Producer {
+	t.Helper()
+	p, err := nsqpub.NewProducer(addr, orNewConfig(cfg))
+	return stopAtEnd(t, p, err)
+}
+
+// orNewConfig returns cfg, or NewConfig's settings when cfg is nil.
+func orNewConfig(cfg *nsqpub.Config) *nsqpub.Config {
 	if cfg == nil {
-		cfg = nsqpub.NewConfig()
+		return nsqpub.NewConfig()
 	}
-	p, err := nsqpub.NewProducer(n.TCPAddr, cfg)
+	return cfg
+}
+
+// stopAtEnd fails the test if err is not nil, else has s stopped when the
+// test ends, and returns s.
+func stopAtEnd[S interface{ Stop() }](t testing.TB, s S, err error) S {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(p.Stop)
-	return p
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// logEvents sends p's log lines from level lvl up to a new eventLogger.
+func logEvents(p *nsqpub.Producer, lvl nsqpub.LogLevel) *eventLogger {
+	lg := newEventLogger()
+	p.SetLogger(lg, lvl)
+	return lg
+}
+
+// startWithChannel starts nsqd for the test, names a topic with a channel
+// "ch", and returns them with a Producer of default settings for that nsqd.
+func startWithChannel(t *testing.T) (*nsqd, string, *nsqpub.Producer) {
+	t.Helper()
+	n := startNSQD(t)
+	topic := topicName(t)
+	n.CreateChannel(t, topic, "ch")
+	return n, topic, newProducer(t, n, nil)
 }
 
 // sortedStrings returns bodies as sorted strings.
@@ -55,10 +91,7 @@ func checkBodies(t testing.TB, got [][]byte, want []string) {
 // TestPublishModes publishes with every method and checks, through /stats
 // and go-nsq's Consumer, that exactly those bodies arrived.
 func TestPublishModes(t *testing.T) {
-	n := startNSQD(t)
-	topic := topicName(t)
-	n.CreateChannel(t, topic, "ch")
-	p := newProducer(t, n, nil)
+	n, topic, p := startWithChannel(t)
 	if err := p.Ping(); err != nil {
 		t.Fatal(err)
 	}
@@ -207,44 +240,40 @@ func TestHeartbeatsKeepIdleConnection(t *testing.T) {
 	n := startNSQD(t)
 	topic := topicName(t)
 	p := newProducer(t, n, &nsqpub.Config{HeartbeatInterval: time.Second})
-	lg := newEventLogger()
-	p.SetLogger(lg, nsqpub.LogLevelDebug)
-	if err := p.Publish(topic, []byte("before")); err != nil {
-		t.Fatal(err)
-	}
+	lg := logEvents(p, nsqpub.LogLevelDebug)
 	// Three heartbeats answered span more than two intervals of silence
 	// from the client, which nsqd would punish by closing the connection.
-	lg.wait(t, "heartbeat", 3)
-	if err := p.Publish(topic, []byte("after")); err != nil {
-		t.Fatal(err)
-	}
-	if got := lg.count(") connected "); got != 1 {
-		t.Fatalf("connected %d times, want 1:\n%s", got, lg)
-	}
+	publishAround(t, p, lg, topic, func() { lg.wait(t, "heartbeat", 3) }, 1)
 	waitMessageCount(t, n, topic, 2)
 }
 
 // TestReconnectAfterRestart: after nsqd restarts, the next publish connects
 // again by itself.
 func TestReconnectAfterRestart(t *testing.T) {
-	n := startNSQD(t)
-	topic := topicName(t)
-	n.CreateChannel(t, topic, "ch")
-	p := newProducer(t, n, nil)
-	lg := newEventLogger()
-	p.SetLogger(lg, nsqpub.LogLevelDebug)
-	if err := p.Publish(topic, []byte("one")); err != nil {
+	n, topic, p := startWithChannel(t)
+	lg := logEvents(p, nsqpub.LogLevelDebug)
+	publishAround(t, p, lg, topic, func() {
+		n.Restart(t)
+		lg.wait(t, "connection closed", 1)
+	}, 2)
+	checkBodies(t, consume(t, n, topic, "ch", 2), []string{"before", "after"})
+}
+
+// publishAround publishes "before" to topic, runs between, publishes
+// "after", and fails unless p's log (lg, at debug level) shows wantConnects
+// connections made.
+func publishAround(t testing.TB, p *nsqpub.Producer, lg *eventLogger, topic string, between func(), wantConnects int) {
+	t.Helper()
+	if err := p.Publish(topic, []byte("before")); err != nil {
 		t.Fatal(err)
 	}
-	n.Restart(t)
-	lg.wait(t, "connection closed", 1)
-	if err := p.Publish(topic, []byte("two")); err != nil {
+	between()
+	if err := p.Publish(topic, []byte("after")); err != nil {
 		t.Fatal(err)
 	}
-	if got := lg.count(") connected "); got != 2 {
-		t.Fatalf("connected %d times, want 2:\n%s", got, lg)
+	if got := lg.count(connectedLine); got != wantConnects {
+		t.Fatalf("connected %d times, want %d:\n%s", got, wantConnects, lg)
 	}
-	checkBodies(t, consume(t, n, topic, "ch", 2), []string{"one", "two"})
 }
 
 // TestPublishAfterStop: Stop waits for what is in flight; later publishes
@@ -275,10 +304,7 @@ func TestPublishAfterStop(t *testing.T) {
 // TestConcurrentPublishers: many goroutines on one Producer, every message
 // arrives once.
 func TestConcurrentPublishers(t *testing.T) {
-	n := startNSQD(t)
-	topic := topicName(t)
-	n.CreateChannel(t, topic, "ch")
-	p := newProducer(t, n, nil)
+	n, topic, p := startWithChannel(t)
 	const workers, each = 32, 100
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
@@ -403,16 +429,10 @@ func (l *eventLogger) countLocked(sub string) int {
 // wait blocks until n lines contain sub, failing after 30s.
 func (l *eventLogger) wait(t testing.TB, sub string, n int) {
 	t.Helper()
-	timer := time.AfterFunc(30*time.Second, l.cond.Broadcast)
-	defer timer.Stop()
-	deadline := time.Now().Add(30 * time.Second)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for l.countLocked(sub) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %d log lines with %q within 30s:\n%s", n, sub, strings.Join(l.lines, "\n"))
-		}
-		l.cond.Wait()
+	if !waitCond(l.cond, 30*time.Second, func() bool { return l.countLocked(sub) >= n }) {
+		t.Fatalf("no %d log lines with %q within 30s:\n%s", n, sub, strings.Join(l.lines, "\n"))
 	}
 }
 

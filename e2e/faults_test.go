@@ -1,6 +1,6 @@
 package e2e
 
-// The fault suite (issue 5): it proves the reliability guarantees of nsqpub
+// The fault suite: it proves the reliability guarantees of nsqpub
 // against a real nsqd v1.3.0 under connection cuts, restarts, black holes, a
 // poison message, heartbeats, bad input and load.
 //
@@ -205,18 +205,9 @@ func (l *ledger) count(o outcome) int {
 // waitUntil waits until cond (called with the lock held) holds, for at most
 // timeout; it reports whether it did.
 func (l *ledger) waitUntil(timeout time.Duration, cond func() bool) bool {
-	timer := time.AfterFunc(timeout, l.cond.Broadcast)
-	defer timer.Stop()
-	deadline := time.Now().Add(timeout)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		l.cond.Wait()
-	}
-	return true
+	return waitCond(l.cond, timeout, cond)
 }
 
 // waitAcked waits until at least n calls were acknowledged.
@@ -438,6 +429,16 @@ func readIDs(t testing.TB, n *nsqd, topic, channel string, want int) map[int]int
 		counts[id]++
 	})
 	return counts
+}
+
+// readBack fills r with the ledger's counts, then reads everything topic's
+// one channel "ch" holds and matches it against the ledger (see verify). It
+// returns how many publishes of unknown outcome are in nsqd.
+func readBack(t testing.TB, n *nsqd, topic string, l *ledger, r *faultReport) (unknownArrived int) {
+	t.Helper()
+	r.fill(l)
+	counts := readIDs(t, n, topic, "ch", waitPumped(t, n, topic))
+	return verify(t, l, counts, r)
 }
 
 // verify matches what nsqd holds (counts by id, from readIDs) against the
@@ -841,11 +842,7 @@ func runCuts(t *testing.T, seed uint64, atLeastOnce bool) {
 	px := newCutProxy(t, n.TCPAddr, seed, cutPlan{MaxUp: 96 << 10, MaxDown: 2048, HandshakeCut: 0.05, MaxLife: 300 * time.Millisecond})
 	cfg := nsqpub.NewConfig()
 	cfg.AtLeastOnce = atLeastOnce
-	p, err := nsqpub.NewProducer(px.Addr(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Stop)
+	p := newProducerAt(t, px.Addr(), cfg)
 	l := newLedger(syncBound)
 	pl := &publishLoad{p: p, l: l, topic: topic, syncWorkers: 8, asyncMax: asyncN, seed: seed}
 	start := time.Now()
@@ -874,9 +871,7 @@ func runCuts(t *testing.T, seed uint64, atLeastOnce bool) {
 		t.Errorf("message_count %d, channel holds %d, acknowledged %d (%s)\nnsqd's queue errors:\n%s",
 			msgCount, total, l.count(outOK), n.describe(topic), queueErrors(n))
 	}
-	counts := readIDs(t, n, topic, "ch", total)
-	r.fill(l)
-	unknownArrived := verify(t, l, counts, &r)
+	unknownArrived := readBack(t, n, topic, l, &r)
 	if r.Lost > 0 {
 		t.Logf("nsqd's queue errors:\n%s", queueErrors(n))
 	}
@@ -910,13 +905,8 @@ func TestFaultNSQDRestart(t *testing.T) {
 			n.CreateChannel(t, topic, "ch")
 			base := takeBaseline(t)
 			cfg := nsqpub.NewConfig()
-			p, err := nsqpub.NewProducer(n.TCPAddr, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(p.Stop)
-			lg := newEventLogger()
-			p.SetLogger(lg, nsqpub.LogLevelInfo)
+			p := newProducerAt(t, n.TCPAddr, cfg)
+			lg := logEvents(p, nsqpub.LogLevelInfo)
 			l := newLedger(3 * time.Second)
 			pl := &publishLoad{p: p, l: l, topic: topic, syncWorkers: 4, seed: seed}
 			pl.start()
@@ -941,10 +931,7 @@ func TestFaultNSQDRestart(t *testing.T) {
 			if l.dups() > 0 || l.count(outOther) > 0 {
 				t.Errorf("%d results twice, %d of another kind (%s)", l.dups(), l.count(outOther), l.summary())
 			}
-			total := waitPumped(t, n, topic)
-			counts := readIDs(t, n, topic, "ch", total)
-			r.fill(l)
-			unknownArrived := verify(t, l, counts, &r)
+			unknownArrived := readBack(t, n, topic, l, &r)
 			if r.Duplicates > 0 {
 				t.Errorf("%d duplicates without AtLeastOnce", r.Duplicates)
 			}
@@ -1168,13 +1155,8 @@ func TestFaultPoisonMessage(t *testing.T) {
 			mpubRejections := strings.Count(n.Output(), "] - E_BAD_MESSAGE MPUB message too big")
 			base := takeBaseline(t)
 			cfg := nsqpub.NewConfig()
-			p, err := nsqpub.NewProducer(n.TCPAddr, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(p.Stop)
-			lg := newEventLogger()
-			p.SetLogger(lg, nsqpub.LogLevelInfo)
+			p := newProducerAt(t, n.TCPAddr, cfg)
+			lg := logEvents(p, nsqpub.LogLevelInfo)
 			defer func() {
 				if t.Failed() {
 					t.Logf("producer log:\n%s", lg)
@@ -1240,9 +1222,7 @@ func TestFaultPoisonMessage(t *testing.T) {
 			} else {
 				t.Logf("nsqd's error reply was lost in a connection reset %d time(s): %d publishes unknown", repliesLost, l.count(outUnknown))
 			}
-			counts := readIDs(t, n, topic, "ch", waitPumped(t, n, topic))
-			r.fill(l)
-			verify(t, l, counts, &r)
+			readBack(t, n, topic, l, &r)
 			if r.Duplicates > 0 {
 				t.Errorf("%d duplicates", r.Duplicates)
 			}
@@ -1264,46 +1244,23 @@ func TestFaultPoisonMessage(t *testing.T) {
 func TestFaultHeartbeat(t *testing.T) {
 	n := startNSQD(t)
 	beats := scale(3, 6)
-	newHB := func(t *testing.T) (*nsqpub.Producer, *eventLogger) {
-		p := newProducer(t, n, &nsqpub.Config{HeartbeatInterval: time.Second})
-		lg := newEventLogger()
-		p.SetLogger(lg, nsqpub.LogLevelDebug)
-		return p, lg
-	}
 	t.Run("idle", func(t *testing.T) {
-		topic := topicName(t)
-		base := takeBaseline(t)
-		p, lg := newHB(t)
-		l := newLedger(0)
-		pub := func() {
-			id := l.newID()
-			l.record(id, p.Publish(topic, messageBody(id, 0)), 0)
+		h := newHeartbeatRun(t, n)
+		h.pub()
+		h.lg.wait(t, "heartbeat", beats)
+		h.pub()
+		r := h.finish(t, "heartbeat/idle")
+		if got := h.lg.count(connectedLine); got != 1 || r.Acked != 2 {
+			t.Errorf("connected %d times, %d of 2 publishes acknowledged:\n%s", got, r.Acked, h.lg)
 		}
-		pub()
-		lg.wait(t, "heartbeat", beats)
-		pub()
-		r := faultReport{Fault: "heartbeat/idle"}
-		r.Hung += stopProducer(t, p, 7*time.Second)
-		r.LeakedGoroutines, r.LeakedFDs = base.leaked(t)
-		if got := lg.count(connectedLine); got != 1 || l.count(outOK) != 2 {
-			t.Errorf("connected %d times, %d of 2 publishes acknowledged:\n%s", got, l.count(outOK), lg)
-		}
-		waitMessageCount(t, n, topic, 2)
-		r.fill(l)
-		r.Extra = fmt.Sprintf("heartbeats=%d connections=%d", lg.count("heartbeat"), lg.count(connectedLine))
+		waitMessageCount(t, n, h.topic, 2)
+		r.Extra = fmt.Sprintf("heartbeats=%d connections=%d", h.lg.count("heartbeat"), h.lg.count(connectedLine))
 		r.log(t)
 	})
 	t.Run("busy writer", func(t *testing.T) {
-		topic := topicName(t)
-		base := takeBaseline(t)
-		p, lg := newHB(t)
-		l := newLedger(0)
-		pub := func() {
-			id := l.newID()
-			l.record(id, p.Publish(topic, messageBody(id, 0)), 0)
-		}
-		pub()
-		from := lg.count("heartbeat")
+		h := newHeartbeatRun(t, n)
+		h.pub()
+		from := h.lg.count("heartbeat")
 		stop := make(chan struct{})
 		busy := make(chan struct{})
 		go func() {
@@ -1313,25 +1270,55 @@ func TestFaultHeartbeat(t *testing.T) {
 				case <-stop:
 					return
 				default:
-					pub()
+					h.pub()
 				}
 			}
 		}()
-		lg.wait(t, "heartbeat", from+beats)
+		h.lg.wait(t, "heartbeat", from+beats)
 		close(stop)
 		<-busy
-		pub()
-		r := faultReport{Fault: "heartbeat/busy"}
-		r.Hung += stopProducer(t, p, 7*time.Second)
-		r.LeakedGoroutines, r.LeakedFDs = base.leaked(t)
-		r.fill(l)
-		if got := lg.count(connectedLine); got != 1 || r.Acked != r.Attempted {
-			t.Errorf("connected %d times, %d of %d publishes acknowledged (%s)", got, r.Acked, r.Attempted, l.summary())
+		h.pub()
+		r := h.finish(t, "heartbeat/busy")
+		if got := h.lg.count(connectedLine); got != 1 || r.Acked != r.Attempted {
+			t.Errorf("connected %d times, %d of %d publishes acknowledged (%s)", got, r.Acked, r.Attempted, h.l.summary())
 		}
-		waitMessageCount(t, n, topic, int64(r.Acked))
-		r.Extra = fmt.Sprintf("heartbeats=%d connections=%d", lg.count("heartbeat")-from, lg.count(connectedLine))
+		waitMessageCount(t, n, h.topic, int64(r.Acked))
+		r.Extra = fmt.Sprintf("heartbeats=%d connections=%d", h.lg.count("heartbeat")-from, h.lg.count(connectedLine))
 		r.log(t)
 	})
+}
+
+// heartbeatRun is one case of TestFaultHeartbeat: a Producer with a 1 s
+// heartbeat and its debug log, publishing to a fresh topic.
+type heartbeatRun struct {
+	topic string
+	base  leakBaseline
+	p     *nsqpub.Producer
+	lg    *eventLogger
+	l     *ledger
+}
+
+// newHeartbeatRun takes the leak baseline, then creates the Producer.
+func newHeartbeatRun(t *testing.T, n *nsqd) *heartbeatRun {
+	h := &heartbeatRun{topic: topicName(t), base: takeBaseline(t), l: newLedger(0)}
+	h.p = newProducer(t, n, &nsqpub.Config{HeartbeatInterval: time.Second})
+	h.lg = logEvents(h.p, nsqpub.LogLevelDebug)
+	return h
+}
+
+// pub publishes one message and records its result.
+func (h *heartbeatRun) pub() {
+	id := h.l.newID()
+	h.l.record(id, h.p.Publish(h.topic, messageBody(id, 0)), 0)
+}
+
+// finish stops the Producer and returns the report of the run so far.
+func (h *heartbeatRun) finish(t *testing.T, fault string) faultReport {
+	r := faultReport{Fault: fault}
+	r.Hung += stopProducer(t, h.p, 7*time.Second)
+	r.LeakedGoroutines, r.LeakedFDs = h.base.leaked(t)
+	r.fill(h.l)
+	return r
 }
 
 // ---------------------------------------------------------------------------
@@ -1351,13 +1338,8 @@ func TestFaultSilentServer(t *testing.T) {
 		base := takeBaseline(t)
 		px := newCutProxy(t, n.TCPAddr, 0, cutPlan{})
 		cfg := &nsqpub.Config{HeartbeatInterval: time.Second}
-		p, err := nsqpub.NewProducer(px.Addr(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Stop)
-		lg := newEventLogger()
-		p.SetLogger(lg, nsqpub.LogLevelInfo)
+		p := newProducerAt(t, px.Addr(), cfg)
+		lg := logEvents(p, nsqpub.LogLevelInfo)
 		l := newLedger(0)
 		pub := func() error {
 			id := l.newID()
@@ -1387,9 +1369,7 @@ func TestFaultSilentServer(t *testing.T) {
 		r.Hung += stopProducer(t, p, 7*time.Second)
 		px.Close()
 		r.LeakedGoroutines, r.LeakedFDs = base.leaked(t)
-		r.fill(l)
-		total := waitPumped(t, n, topic)
-		verify(t, l, readIDs(t, n, topic, "ch", total), &r)
+		readBack(t, n, topic, l, &r)
 		r.Extra = fmt.Sprintf("declared_dead_after=%v connections=%d", dead.Round(time.Millisecond), px.accepted.Load())
 		r.log(t)
 	})
@@ -1401,11 +1381,7 @@ func TestFaultSilentServer(t *testing.T) {
 		// A window of 4 commands fills at once, so the writer waits for
 		// answers that never come while publishers wait for the writer.
 		cfg := &nsqpub.Config{StopTimeout: 500 * time.Millisecond, MaxInFlight: 4}
-		p, err := nsqpub.NewProducer(px.Addr(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Stop)
+		p := newProducerAt(t, px.Addr(), cfg)
 		l := newLedger(0)
 		if err := p.Ping(); err != nil {
 			t.Fatal(err)
@@ -1434,9 +1410,7 @@ func TestFaultSilentServer(t *testing.T) {
 			t.Errorf("%d results twice, %d of another kind, %d acknowledged by a frozen nsqd (%s)",
 				l.dups(), l.count(outOther), l.count(outOK), l.summary())
 		}
-		r.fill(l)
-		total := waitPumped(t, n, topic)
-		verify(t, l, readIDs(t, n, topic, "ch", total), &r)
+		readBack(t, n, topic, l, &r)
 		r.Extra = fmt.Sprintf("stop_took=%v", stopTook.Round(time.Millisecond))
 		r.log(t)
 		t.Log(l.summary())
@@ -1454,13 +1428,8 @@ func TestFaultBadInput(t *testing.T) {
 	n := startNSQD(t)
 	topic := topicName(t)
 	base := takeBaseline(t)
-	p, err := nsqpub.NewProducer(n.TCPAddr, nsqpub.NewConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Stop)
-	lg := newEventLogger()
-	p.SetLogger(lg, nsqpub.LogLevelInfo)
+	p := newProducerAt(t, n.TCPAddr, nsqpub.NewConfig())
+	lg := logEvents(p, nsqpub.LogLevelInfo)
 	l := newLedger(0)
 	if err := p.Ping(); err != nil {
 		t.Fatal(err)
@@ -1674,26 +1643,10 @@ func TestFaultLoad(t *testing.T) {
 		topic := topicName(t)
 		base := takeBaseline(t)
 		cfg := nsqpub.NewConfig()
-		p, err := nsqpub.NewProducer(n.TCPAddr, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Stop)
+		p := newProducerAt(t, n.TCPAddr, cfg)
 		l := newLedger(30 * time.Second)
 		start := time.Now()
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < each; i++ {
-					id := l.newID()
-					s := time.Now()
-					err := p.Publish(topic, messageBody(id, 16))
-					l.record(id, err, time.Since(s))
-				}
-			}()
-		}
+		wg := publishWorkers(p, l, topic, workers, each)
 		r := faultReport{Fault: "load"}
 		if !l.waitUntil(scale(120*time.Second, 900*time.Second), func() bool { return l.results == workers*each }) {
 			got := l.resultCount()
@@ -1717,27 +1670,9 @@ func TestFaultLoad(t *testing.T) {
 		topic := topicName(t)
 		base := takeBaseline(t)
 		cfg := nsqpub.NewConfig()
-		p, err := nsqpub.NewProducer(n.TCPAddr, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Stop)
+		p := newProducerAt(t, n.TCPAddr, cfg)
 		l := newLedger(0)
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < each; i++ {
-					id := l.newID()
-					err := p.Publish(topic, messageBody(id, 16))
-					l.record(id, err, 0)
-					if errors.Is(err, nsqpub.ErrStopped) {
-						return
-					}
-				}
-			}()
-		}
+		wg := publishWorkers(p, l, topic, workers, each)
 		l.waitAcked(t, workers*each/4, 60*time.Second)
 		r := faultReport{Fault: "load/stop-mid-load"}
 		r.Hung += stopProducer(t, p, cfg.StopTimeout+2*time.Second)
@@ -1765,4 +1700,25 @@ func TestFaultLoad(t *testing.T) {
 		r.log(t)
 		t.Log(l.summary())
 	})
+}
+
+// publishWorkers starts workers goroutines that each make each Publish calls
+// to topic, recording every result and how long it took in l; a worker
+// stops early at ErrStopped. The WaitGroup ends when they all have.
+func publishWorkers(p *nsqpub.Producer, l *ledger, topic string, workers, each int) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				id := l.newID()
+				start := time.Now()
+				err := p.Publish(topic, messageBody(id, 16))
+				l.record(id, err, time.Since(start))
+				if errors.Is(err, nsqpub.ErrStopped) {
+					return
+				}
+			}
+		})
+	}
+	return &wg
 }

@@ -1,18 +1,18 @@
 package e2e
 
 // This file is the harness every end-to-end test uses: it runs the real
-// nsqd v1.3.0 as a separate process, talks to its HTTP API, and reads
-// messages back with go-nsq's Consumer.
+// nsqd v1.3.0 as a separate process (through internal/nsqdproc), talks to
+// its HTTP API, and reads messages back with go-nsq's Consumer.
 //
 // go-nsq is used here only to check what reached nsqd; the code under test
 // never goes through it.
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -26,27 +26,28 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	nsq "github.com/nsqio/go-nsq"
+	"github.com/nsqpub/nsqpub/e2e/internal/nsqdproc"
 )
 
 // Bounds for polling nsqd and for reading messages back.
 const (
-	startTimeout   = 10 * time.Second       // log lines plus /ping answering 200
-	stopTimeout    = 30 * time.Second       // SIGTERM until exit (nsqd flushes memory queues to disk)
-	waitTimeout    = 10 * time.Second       // waitMessageCount
-	consumeTimeout = 30 * time.Second       // consume and consumeTimed
-	pollInterval   = 10 * time.Millisecond  // between two polls of nsqd
-	outputTail     = 32 << 10               // bytes of nsqd output logged when a test fails
-	httpTimeout    = 5 * time.Second        // a single HTTP request to nsqd
-	pingTimeout    = 500 * time.Millisecond // a single /ping while nsqd starts
+	stopTimeout    = 30 * time.Second      // SIGTERM until exit (nsqd flushes memory queues to disk)
+	waitTimeout    = 10 * time.Second      // waitMessageCount
+	consumeTimeout = 30 * time.Second      // consume and consumeTimed
+	pollInterval   = 10 * time.Millisecond // between two polls of nsqd
+	outputTail     = 32 << 10              // bytes of nsqd output logged when a test fails
+	httpTimeout    = 5 * time.Second       // a single HTTP request to nsqd
 )
 
 // nsqdBin is the absolute path of the nsqd binary, set by TestMain.
 var nsqdBin string
+
+// httpClient sends the harness's requests to nsqd's HTTP API.
+var httpClient = &http.Client{Timeout: httpTimeout}
 
 // TestMain finds the nsqd binary (or builds it) before any test runs.
 // $NSQD_BIN wins when set; otherwise bin/nsqd inside the e2e folder is used,
@@ -82,15 +83,15 @@ func findNSQD() (string, error) {
 		cmd := exec.Command("go", "build", "-o", bin, "github.com/nsqio/nsq/apps/nsqd")
 		cmd.Dir = filepath.Dir(filepath.Dir(bin))
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("go build -o %s github.com/nsqio/nsq/apps/nsqd: %v\n%s", bin, err, out)
+			return "", fmt.Errorf("go build -o %s github.com/nsqio/nsq/apps/nsqd: %w\n%s", bin, err, out)
 		}
 	}
-	out, err := exec.Command(bin, "--version").CombinedOutput()
+	version, want, err := nsqdproc.Version(bin)
 	if err != nil {
-		return "", fmt.Errorf("%s --version: %v\n%s", bin, err, out)
+		return "", err
 	}
-	if !bytes.Contains(out, []byte("nsqd v1.3.0 ")) {
-		fmt.Fprintf(os.Stderr, "e2e: WARNING: these tests expect nsqd v1.3.0, %s is %s", bin, out)
+	if !want {
+		fmt.Fprintf(os.Stderr, "e2e: WARNING: these tests expect %s, %s is %s\n", nsqdproc.WantVersion, bin, version)
 	}
 	return bin, nil
 }
@@ -105,48 +106,31 @@ type nsqd struct {
 	DataDir  string   // the --data-path in effect; kept across restarts
 	Args     []string // full argument list of the latest start
 
-	t        testing.TB  // the test that started it; for Stop's errors
-	testArgs []string    // the args given to startNSQD
-	out      *outBuffer  // stdout and stderr of every run, in order
-	shown    atomic.Bool // the output is already in the test log
+	t        testing.TB       // the test that started it; for Stop's errors
+	testArgs []string         // the args given to startNSQD
+	out      *nsqdproc.Buffer // stdout and stderr of every run, in order
+	shown    atomic.Bool      // the output is already in the test log
 
 	mu   sync.Mutex
-	proc *process // the current or last process
+	proc *nsqdproc.Process // the current or last run
 }
 
-// process is one run of the nsqd binary.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed once the process has exited and its output is drained
-	err  error         // cmd.Wait's result; read only after done is closed
-}
-
-// startNSQD starts nsqd as a separate process with
+// startNSQD starts nsqd as a separate process with nsqdproc's defaults
 //
 //	--tcp-address=127.0.0.1:0 --http-address=127.0.0.1:0 --https-address=127.0.0.1:0
 //	--data-path=<t.TempDir()> --log-level=info
 //
-// followed by args. nsqd parses its flags with Go's flag package, where the
-// last occurrence of a flag wins, so args can override any default (repeatable
-// flags such as --auth-http-address accumulate instead).
-//
-// The real ports are read from nsqd's INFO log lines ("TCP: listening on …",
-// "HTTP: listening on …"), so the log level must stay debug or info: at warn
-// those lines are not printed. startNSQD then waits (at most 10 s) for /ping
-// to answer 200. nsqd is killed when the test ends, and if the test failed
-// the tail of its output is logged.
+// followed by args, which can override any of them (the last occurrence of
+// a flag wins), except that the log level must stay debug or info and the
+// HTTP API on: nsqdproc reads the ports from nsqd's INFO lines and waits (at
+// most 10 s) for /ping to answer 200. nsqd is killed when the test ends,
+// and if the test failed the tail of its output is logged.
 func startNSQD(t testing.TB, args ...string) *nsqd {
 	t.Helper()
-	if lvl, ok := lastFlag(args, "log-level"); ok && !strings.EqualFold(lvl, "info") && !strings.EqualFold(lvl, "debug") {
-		t.Fatalf("startNSQD: --log-level=%s hides the INFO lines that tell the harness nsqd's ports; use info or debug", lvl)
-	}
-	if addr, ok := lastFlag(args, "http-address"); ok && addr == "" {
-		t.Fatalf("startNSQD: the harness needs nsqd's HTTP API; --http-address must not be empty")
-	}
 	n := &nsqd{
 		t:        t,
 		testArgs: slices.Clone(args),
-		out:      &outBuffer{},
+		out:      &nsqdproc.Buffer{},
 	}
 	dataDir := t.TempDir()
 	// Registered after t.TempDir, so it runs before the directory is removed.
@@ -156,19 +140,8 @@ func startNSQD(t testing.TB, args ...string) *nsqd {
 			t.Logf("nsqd output (last %d KiB at most):\n%s", outputTail>>10, n.outputTail(outputTail))
 		}
 	})
-	n.start(t, append(defaultArgs(dataDir), args...))
+	n.start(t, dataDir, args)
 	return n
-}
-
-// defaultArgs are the flags startNSQD passes before the test's own.
-func defaultArgs(dataDir string) []string {
-	return []string{
-		"--tcp-address=127.0.0.1:0",
-		"--http-address=127.0.0.1:0",
-		"--https-address=127.0.0.1:0",
-		"--data-path=" + dataDir,
-		"--log-level=info", // at warn the "listening on" lines are not printed
-	}
 }
 
 // Restart starts nsqd again with the same arguments, the same data directory
@@ -181,94 +154,29 @@ func (n *nsqd) Restart(t testing.TB) {
 	t.Helper()
 	n.Stop()
 	tcpAddr, httpAddr := n.TCPAddr, n.HTTPAddr
-	args := append(defaultArgs(n.DataDir), n.testArgs...)
-	args = append(args, "--tcp-address="+tcpAddr, "--http-address="+httpAddr)
+	args := append(slices.Clone(n.testArgs), "--tcp-address="+tcpAddr, "--http-address="+httpAddr)
 	fmt.Fprintf(n.out, "=== e2e harness: restarting nsqd ===\n")
-	n.start(t, args)
+	n.start(t, n.DataDir, args)
 	if n.TCPAddr != tcpAddr || n.HTTPAddr != httpAddr {
 		t.Fatalf("Restart: nsqd listens on TCP %s HTTP %s, want TCP %s HTTP %s", n.TCPAddr, n.HTTPAddr, tcpAddr, httpAddr)
 	}
 }
 
-// start runs the binary with args and waits until it is ready.
-func (n *nsqd) start(t testing.TB, args []string) {
+// start runs the binary and waits until it is ready.
+func (n *nsqd) start(t testing.TB, dataDir string, args []string) {
 	t.Helper()
-	n.Args = args
-	if dir, ok := lastFlag(args, "data-path"); ok {
-		n.DataDir = dir
+	p, err := nsqdproc.Start(nsqdproc.Options{
+		Bin: nsqdBin, DataDir: dataDir, Args: args, Output: n.out,
+	})
+	if err != nil {
+		n.shown.Store(true)
+		t.Fatalf("%v\nnsqd output:\n%s", err, n.Output())
 	}
-	from := n.out.Len() // only this run's log lines count
-
-	cmd := exec.Command(nsqdBin, args...)
-	cmd.Stdout = n.out // the same writer for both: exec uses one pipe
-	cmd.Stderr = n.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", nsqdBin, err)
-	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 	n.mu.Lock()
 	n.proc = p
 	n.mu.Unlock()
-
-	fail := func(format string, a ...any) {
-		t.Helper()
-		n.Kill()
-		n.shown.Store(true)
-		t.Fatalf("nsqd %s: %s\nnsqd output:\n%s", strings.Join(args, " "), fmt.Sprintf(format, a...), n.Output())
-	}
-
-	client := &http.Client{Timeout: pingTimeout}
-	deadline := time.Now().Add(startTimeout)
-	var tcpAddr, httpAddr, lastPing string
-	for {
-		select {
-		case <-p.done:
-			fail("exited while starting: %v", p.err)
-		default:
-		}
-		if tcpAddr == "" || httpAddr == "" {
-			for _, m := range listenRE.FindAllStringSubmatch(n.out.StringFrom(from), -1) {
-				if m[1] == "TCP" {
-					tcpAddr = m[2]
-				} else {
-					httpAddr = m[2]
-				}
-			}
-		}
-		if tcpAddr != "" && httpAddr != "" {
-			lastPing = ping(client, httpAddr)
-			if lastPing == "" {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			fail("not ready after %v (TCP %q, HTTP %q, last /ping: %s)", startTimeout, tcpAddr, httpAddr, lastPing)
-		}
-		time.Sleep(pollInterval)
-	}
-	n.TCPAddr, n.HTTPAddr = tcpAddr, httpAddr
-}
-
-// listenRE matches the log lines that give nsqd's real addresses, e.g.
-// "[nsqd] 2026/11/25 16:21:25.207216 INFO: TCP: listening on 127.0.0.1:42801".
-var listenRE = regexp.MustCompile(`INFO: (TCP|HTTP): listening on (\S+)`)
-
-// ping returns "" if GET /ping answers 200, else what went wrong.
-func ping(client *http.Client, httpAddr string) string {
-	resp, err := client.Get("http://" + httpAddr + "/ping")
-	if err != nil {
-		return err.Error()
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Sprintf("%s %q", resp.Status, body)
-	}
-	return ""
+	n.TCPAddr, n.HTTPAddr, n.Args = p.TCPAddr, p.HTTPAddr, p.Args
+	n.DataDir, _ = nsqdproc.LastFlag(p.Args, "data-path")
 }
 
 // Stop sends SIGTERM and waits for nsqd to exit; nsqd then flushes its
@@ -276,40 +184,28 @@ func ping(client *http.Client, httpAddr string) string {
 // and the test is marked failed. Stopping a stopped nsqd does nothing.
 func (n *nsqd) Stop() {
 	p := n.current()
-	if p == nil {
+	if p == nil || p.Exited() {
 		return
 	}
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	// An error means the process is already gone; p.done covers that.
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		if p.err != nil {
-			n.t.Errorf("nsqd exited with %v after SIGTERM", p.err)
-		}
-	case <-time.After(stopTimeout):
-		n.Kill()
+	err := p.Stop(stopTimeout)
+	switch {
+	case errors.Is(err, nsqdproc.ErrKilled):
 		n.shown.Store(true)
-		n.t.Errorf("nsqd did not exit within %v of SIGTERM; killed it\nnsqd output:\n%s", stopTimeout, n.Output())
+		n.t.Errorf("%v\nnsqd output:\n%s", err, n.Output())
+	case err != nil:
+		n.t.Errorf("%v", err)
 	}
 }
 
 // Kill sends SIGKILL and waits for nsqd to exit: whatever it held only in
 // memory is lost. Killing a stopped nsqd does nothing.
 func (n *nsqd) Kill() {
-	p := n.current()
-	if p == nil {
-		return
+	if p := n.current(); p != nil {
+		p.Kill()
 	}
-	_ = p.cmd.Process.Kill() // an error means it has already exited
-	<-p.done
 }
 
-func (n *nsqd) current() *process {
+func (n *nsqd) current() *nsqdproc.Process {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.proc
@@ -325,53 +221,6 @@ func (n *nsqd) outputTail(limit int) string {
 		s = "…" + s[len(s)-limit:]
 	}
 	return s
-}
-
-// outBuffer collects a process's output; safe for concurrent use.
-type outBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *outBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *outBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-func (b *outBuffer) String() string { return b.StringFrom(0) }
-
-// StringFrom returns the output from byte offset off on.
-func (b *outBuffer) StringFrom(off int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf.Bytes()[off:])
-}
-
-// lastFlag returns the value of the last -name/--name flag in args, in any of
-// the forms -name=v, --name=v, -name v and --name v.
-func lastFlag(args []string, name string) (value string, ok bool) {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "-") {
-			continue
-		}
-		a = strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
-		switch {
-		case strings.HasPrefix(a, name+"="):
-			value, ok = a[len(name)+1:], true
-		case a == name && i+1 < len(args):
-			i++
-			value, ok = args[i], true
-		}
-	}
-	return value, ok
 }
 
 // ---------------------------------------------------------------------------
@@ -485,22 +334,12 @@ func (n *nsqd) stats(t testing.TB, q url.Values) statsResponse {
 
 // describe returns topic's stats for a failure message, or why it cannot.
 func (n *nsqd) describe(topic string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), httpTimeout)
-	defer cancel()
-	u := "http://" + n.HTTPAddr + "/stats?" + url.Values{
-		"format": {"json"}, "topic": {topic}, "include_clients": {"false"}, "include_mem": {"false"},
-	}.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err.Error()
-	}
-	resp, err := http.DefaultClient.Do(req)
+	q := url.Values{"format": {"json"}, "topic": {topic}, "include_clients": {"false"}, "include_mem": {"false"}}
+	body, err := nsqdproc.Do(httpClient, http.MethodGet, n.HTTPAddr, "/stats", q, http.StatusOK)
 	if err != nil {
 		return "no stats: " + err.Error()
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return fmt.Sprintf("stats: %s %s", resp.Status, bytes.TrimSpace(body))
+	return fmt.Sprintf("stats: %s", bytes.TrimSpace(body))
 }
 
 // CreateTopic creates topic through POST /topic/create.
@@ -554,27 +393,9 @@ func (n *nsqd) DeleteTopic(t testing.TB, topic string) {
 // status is want. It returns the body.
 func (n *nsqd) httpDo(t testing.TB, method, path string, q url.Values, want int) []byte {
 	t.Helper()
-	u := "http://" + n.HTTPAddr + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), httpTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	body, err := nsqdproc.Do(httpClient, method, n.HTTPAddr, path, q, want)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", method, u, err)
-	}
-	if resp.StatusCode != want {
-		t.Fatalf("%s %s: %s %s, want %d", method, u, resp.Status, body, want)
+		t.Fatal(err)
 	}
 	return body
 }
@@ -659,6 +480,28 @@ func consumeTimed(t testing.TB, n *nsqd, topic, channel string, want int) []time
 // fewer than want arrive within timeout.
 func consumeEach(t testing.TB, n *nsqd, topic, channel string, want int, cfg *nsq.Config, timeout time.Duration, handle func(m *nsq.Message, received time.Time)) {
 	t.Helper()
+	got := 0
+	count := func(m *nsq.Message, received time.Time) {
+		handle(m, received)
+		got++
+	}
+	if !consumeUntil(t, n, topic, channel, cfg, timeout, count, func() bool { return got == want }) {
+		t.Fatalf("consumer for %s/%s got %d messages in %v, want %d (%s)",
+			topic, channel, got, timeout, want, n.describe(topic))
+	}
+}
+
+// consumeUntil reads topic/channel with go-nsq's Consumer (configured by
+// cfg) connected to n.TCPAddr and calls handle for each message, one at a
+// time, until complete reports true or timeout passes; it reports whether
+// complete did. complete is called after each handle, and once before the
+// first message. Messages that arrive once complete holds are requeued, not
+// finished, so they stay visible in the channel's stats. handle and complete
+// are never called after consumeUntil returns, so the caller may then read
+// what they wrote.
+func consumeUntil(t testing.TB, n *nsqd, topic, channel string, cfg *nsq.Config, timeout time.Duration,
+	handle func(m *nsq.Message, received time.Time), complete func() bool) bool {
+	t.Helper()
 	c, err := nsq.NewConsumer(topic, channel, cfg)
 	if err != nil {
 		t.Fatalf("nsq.NewConsumer(%q, %q): %v", topic, channel, err)
@@ -666,29 +509,30 @@ func consumeEach(t testing.TB, n *nsqd, topic, channel string, want int, cfg *ns
 	c.SetLogger(log.New(io.Discard, "", 0), nsq.LogLevelError)
 
 	var (
-		mu   sync.Mutex
-		got  int
-		full = make(chan struct{})
+		mu       sync.Mutex
+		finished = complete()
+		closed   bool // consumeUntil is returning: handle no more
+		full     = make(chan struct{})
 	)
+	if finished {
+		close(full)
+	}
 	c.AddHandler(nsq.HandlerFunc(func(m *nsq.Message) error {
 		received := time.Now()
 		mu.Lock()
 		defer mu.Unlock()
-		if got == want {
+		if finished || closed {
 			m.DisableAutoResponse()
 			m.RequeueWithoutBackoff(0)
 			return nil
 		}
 		handle(m, received)
-		got++
-		if got == want {
+		if complete() {
+			finished = true
 			close(full)
 		}
 		return nil
 	}))
-	if want == 0 {
-		close(full)
-	}
 	if err := c.ConnectToNSQD(n.TCPAddr); err != nil {
 		c.Stop()
 		t.Fatalf("consumer for %s/%s: connecting to %s: %v", topic, channel, n.TCPAddr, err)
@@ -709,10 +553,30 @@ func consumeEach(t testing.TB, n *nsqd, topic, channel string, want int, cfg *ns
 
 	mu.Lock()
 	defer mu.Unlock()
-	if got != want {
-		t.Fatalf("consumer for %s/%s got %d messages in %v, want %d (%s)",
-			topic, channel, got, timeout, want, n.describe(topic))
+	closed = true
+	return finished
+}
+
+// waitCond waits on c, whose lock the caller holds, until done (called with
+// the lock held) reports true, for at most timeout; it reports whether done
+// did. Whoever changes what done reads must broadcast on c.
+func waitCond(c *sync.Cond, timeout time.Duration, done func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	// The timer fires at the deadline or later, and takes the lock so that
+	// its broadcast cannot fall between a check of the deadline and Wait.
+	timer := time.AfterFunc(timeout, func() {
+		c.L.Lock()
+		defer c.L.Unlock()
+		c.Broadcast()
+	})
+	defer timer.Stop()
+	for !done() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		c.Wait()
 	}
+	return true
 }
 
 // ---------------------------------------------------------------------------
@@ -918,7 +782,7 @@ func TestHarnessArgs(t *testing.T) {
 	if n.DataDir != dir {
 		t.Errorf("DataDir after Restart %q, want %q", n.DataDir, dir)
 	}
-	if got, _ := lastFlag(n.Args, "data-path"); got != dir {
+	if got, _ := nsqdproc.LastFlag(n.Args, "data-path"); got != dir {
 		t.Errorf("Args after Restart use data path %q, want %q", got, dir)
 	}
 }

@@ -1,6 +1,6 @@
 package e2e
 
-// End-to-end tests of ProducerPool (issue 6) against three real nsqd v1.3.0:
+// End-to-end tests of ProducerPool against three real nsqd v1.3.0:
 // round-robin spread, SIGKILL of one node mid-stream with at-least-once,
 // every node down and back, counters against /stats, the slog events and
 // silence by default, and callers' contexts never counted against a node.
@@ -54,15 +54,8 @@ func startPoolNodes(t testing.TB, k int, args ...string) []*nsqd {
 // the test ends.
 func newPool(t testing.TB, addrs []string, cfg *nsqpub.Config) *nsqpub.ProducerPool {
 	t.Helper()
-	if cfg == nil {
-		cfg = nsqpub.NewConfig()
-	}
-	pp, err := nsqpub.NewProducerPool(addrs, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pp.Stop)
-	return pp
+	pp, err := nsqpub.NewProducerPool(addrs, orNewConfig(cfg))
+	return stopAtEnd(t, pp, err)
 }
 
 // tcpAddrs returns the nodes' TCP addresses.
@@ -269,20 +262,13 @@ next:
 // first match.
 func (l *logRecords) wait(t testing.TB, msg string, kv ...string) logRecord {
 	t.Helper()
-	timer := time.AfterFunc(30*time.Second, l.cond.Broadcast)
-	defer timer.Stop()
-	deadline := time.Now().Add(30 * time.Second)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for {
-		if m := l.matchLocked(msg, kv); len(m) > 0 {
-			return m[0]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no log record %q %v within 30 s; got %d records", msg, kv, len(l.recs))
-		}
-		l.cond.Wait()
+	var m []logRecord
+	if !waitCond(l.cond, 30*time.Second, func() bool { m = l.matchLocked(msg, kv); return len(m) > 0 }) {
+		t.Fatalf("no log record %q %v within 30 s; got %d records", msg, kv, len(l.recs))
 	}
+	return m[0]
 }
 
 // jsonLogger returns a debug-level JSON slog.Logger writing to l.
@@ -476,48 +462,22 @@ func consumeAll(t testing.TB, n *nsqd, topic, channel string, want map[string]bo
 	t.Helper()
 	cfg := nsq.NewConfig()
 	cfg.MaxInFlight = 1000
-	c, err := nsq.NewConsumer(topic, channel, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetLogger(log.New(io.Discard, "", 0), nsq.LogLevelError)
 	var (
-		mu    sync.Mutex
 		left  = len(want)
 		seen  = map[string]bool{}
 		extra []string
-		all   = make(chan struct{})
 	)
-	c.AddHandler(nsq.HandlerFunc(func(m *nsq.Message) error {
-		mu.Lock()
-		defer mu.Unlock()
+	handle := func(m *nsq.Message, _ time.Time) {
 		b := string(m.Body)
 		switch {
 		case want[b] && !seen[b]:
 			seen[b] = true
-			if left--; left == 0 {
-				close(all)
-			}
+			left--
 		case !want[b]:
 			extra = append(extra, b)
 		}
-		return nil
-	}))
-	if left == 0 {
-		close(all)
 	}
-	if err := c.ConnectToNSQD(n.TCPAddr); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-all:
-	case <-time.After(consumeTimeout):
-	}
-	c.Stop()
-	<-c.StopChan
-	mu.Lock()
-	defer mu.Unlock()
-	if left > 0 {
+	if !consumeUntil(t, n, topic, channel, cfg, consumeTimeout, handle, func() bool { return left == 0 }) {
 		t.Fatalf("%s/%s: %d of %d messages missing after %v (%s)", topic, channel, left, len(want), consumeTimeout, n.describe(topic))
 	}
 	return extra

@@ -19,8 +19,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"math/big"
 	mrand "math/rand/v2"
 	"net"
@@ -82,20 +80,10 @@ type testCA struct {
 // newTestCA returns a self-signed CA valid for an hour around now.
 func newTestCA(t testing.TB, name string) *testCA {
 	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tmpl := certTemplate(t, name)
+	tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature
+	der, key := sign(t, tmpl, nil)
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		t.Fatal(err)
@@ -107,27 +95,45 @@ func newTestCA(t testing.TB, name string) *testCA {
 // names and usage.
 func (ca *testCA) issue(t testing.TB, cn string, dns []string, ips []net.IP, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte) {
 	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(t),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		DNSNames:     dns,
-		IPAddresses:  ips,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tmpl := certTemplate(t, cn)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{usage}
+	tmpl.DNSNames, tmpl.IPAddresses = dns, ips
+	der, key := sign(t, tmpl, ca)
 	pk, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})
+}
+
+// certTemplate returns a certificate template for common name cn, with a
+// random serial number, valid for an hour around now.
+func certTemplate(t testing.TB, cn string) *x509.Certificate {
+	t.Helper()
+	return &x509.Certificate{
+		SerialNumber: serial(t),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+}
+
+// sign creates the certificate of tmpl for a new key, signed by ca, or by
+// the new key itself when ca is nil, and returns it (DER) with the key.
+func sign(t testing.TB, tmpl *x509.Certificate, ca *testCA) ([]byte, *ecdsa.PrivateKey) {
+	t.Helper()
+	key := newKey(t)
+	parent, signer := tmpl, key
+	if ca != nil {
+		parent, signer = ca.cert, ca.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der, key
 }
 
 // pool returns a pool trusting only ca.
@@ -431,23 +437,13 @@ func consumeBodies(t testing.TB, n *nsqd, cfg *nsq.Config, topic string, want []
 		index[b.sum] = i
 	}
 	cfg.MaxInFlight = 1000
-	c, err := nsq.NewConsumer(topic, "ch", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetLogger(log.New(io.Discard, "", 0), nsq.LogLevelError)
 	var (
-		mu   sync.Mutex
 		seen = make([]bool, len(want))
 		got  int
 		bad  []string
-		full = make(chan struct{})
 	)
-	c.AddHandler(nsq.HandlerFunc(func(m *nsq.Message) error {
-		sum := sha256.Sum256(m.Body)
-		mu.Lock()
-		defer mu.Unlock()
-		i, ok := index[sum]
+	handle := func(m *nsq.Message, _ time.Time) {
+		i, ok := index[sha256.Sum256(m.Body)]
 		switch {
 		case !ok:
 			bad = append(bad, fmt.Sprintf("unknown body of %d bytes %.12q", len(m.Body), m.Body))
@@ -456,24 +452,9 @@ func consumeBodies(t testing.TB, n *nsqd, cfg *nsq.Config, topic string, want []
 		default:
 			seen[i] = true
 			got++
-			if got == len(want) {
-				close(full)
-			}
 		}
-		return nil
-	}))
-	if err := c.ConnectToNSQD(n.TCPAddr); err != nil {
-		c.Stop()
-		t.Fatalf("go-nsq consumer: connecting to %s: %v", n.TCPAddr, err)
 	}
-	select {
-	case <-full:
-	case <-time.After(consumeTimeout):
-	}
-	c.Stop()
-	<-c.StopChan
-	mu.Lock()
-	defer mu.Unlock()
+	consumeUntil(t, n, topic, "ch", cfg, consumeTimeout, handle, func() bool { return got == len(want) })
 	if len(bad) > 0 || got != len(want) {
 		var missing []int
 		for i, s := range seen {
@@ -754,8 +735,7 @@ func testSecureErrors(t *testing.T, s *secureServers) {
 		// --tls-required on the server, to refuse plain connections.
 		topic := topicName(t)
 		p := newProducer(t, s.plain, &nsqpub.Config{TlsV1: true, TlsConfig: s.tlsConfig(false), DialTimeout: secureDialTimeout})
-		lg := newEventLogger()
-		p.SetLogger(lg, nsqpub.LogLevelWarning)
+		lg := logEvents(p, nsqpub.LogLevelWarning)
 		if err := p.Publish(topic, []byte("in clear")); err != nil {
 			t.Fatal(err)
 		}
