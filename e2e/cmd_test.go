@@ -1,6 +1,6 @@
 package e2e
 
-// End-to-end tests of the nsqpub command (issue 6): the binary, built from
+// End-to-end tests of the nsqpub command: the binary, built from
 // cmd/nsqpub, run as a separate process against real nsqd v1.3.0.
 
 import (
@@ -74,7 +74,7 @@ func wantOK(t *testing.T, res cmdRun, summary string) {
 
 // TestCmd runs the nsqpub binary against real nsqd: input from stdin and
 // files, delimiters, a final record without its delimiter, --balance,
-// --batch, --rate accuracy and the exit statuses.
+// max_body_size, --rate accuracy and the exit statuses.
 func TestCmd(t *testing.T) {
 	bin := buildNSQPub(t, t.TempDir())
 
@@ -181,10 +181,11 @@ func TestCmd(t *testing.T) {
 		waitMessageCount(t, nodes[1], topic, 200)
 	})
 
-	t.Run("batch", func(t *testing.T) {
+	t.Run("max body size", func(t *testing.T) {
 		// nsqd's --max-body-size of 2000 takes 19 records of 100 bytes per
-		// MPUB (4 + 19×104 = 1980); told so, nsqpub cuts its batches of 50
-		// to fit, and nsqd never refuses a body.
+		// MPUB (4 + 19×104 = 1980); told so, the library merges the records
+		// that wait together into MPUBs that fit, and nsqd never refuses a
+		// body.
 		n := startNSQD(t, "--max-body-size=2000")
 		topic := topicName(t)
 		n.CreateChannel(t, topic, "ch")
@@ -193,12 +194,12 @@ func TestCmd(t *testing.T) {
 			want = append(want, fmt.Sprintf("%0100d", i))
 		}
 		res := runNSQPub(t, bin, strings.NewReader(strings.Join(want, "\n")), "--topic", topic, "--nsqd-tcp-address", n.TCPAddr,
-			"--batch", "50", "--producer-opt", "max_body_size,2000")
+			"--producer-opt", "max_body_size,2000")
 		wantOK(t, res, "nsqpub: published 1050 records to 1 nsqd")
 		checkBodies(t, consume(t, n, topic, "ch", len(want)), want)
 		// nsqd logs every refusal (as "E_BAD_BODY MPUB body too big").
 		if strings.Contains(n.Output(), "E_BAD_BODY") {
-			t.Fatalf("nsqd refused a batch:\n%s", n.Output())
+			t.Fatalf("nsqd refused a body:\n%s", n.Output())
 		}
 	})
 
@@ -214,7 +215,7 @@ func TestCmd(t *testing.T) {
 			extra []string
 		}{
 			{"plain", 1, nil},
-			{"balance and batch", 2, []string{"--balance", "--batch", "10"}},
+			{"balance", 2, []string{"--balance"}},
 		} {
 			// One after the other: timing is what is measured.
 			t.Run(tc.name, func(t *testing.T) {
@@ -286,15 +287,28 @@ func TestCmd(t *testing.T) {
 		res := runNSQPub(t, bin, strings.NewReader("ok\n"), "--topic", topic, "--nsqd-tcp-address", n.TCPAddr)
 		wantOK(t, res, "nsqpub: published 1 record to 1 nsqd")
 
-		for _, extra := range [][]string{nil, {"--batch", "10"}} {
-			res = runNSQPub(t, bin, strings.NewReader("a\n"+big+"\nb\n"), append([]string{"--topic", topic, "--nsqd-tcp-address", n.TCPAddr}, extra...)...)
-			if res.code != 1 || !strings.HasSuffix(res.stderr, "nsqpub: published 3 records to 1 nsqd (1 failed: 1 nsqd E_BAD_MESSAGE)\n") ||
-				!strings.Contains(res.stderr, "stdin record 2") {
-				t.Errorf("with a record nsqd refuses %v: exit %d, stderr %q; want 1 naming record 2", extra, res.code, res.stderr)
+		// The refused record among a few records, then among many that
+		// the library writes together: either way it fails alone.
+		many, manyIn := cmdRecords("m", 300)
+		want := []string{"ok"}
+		for _, tc := range []struct {
+			input string
+			n     int // records in input, the refused one included
+			want  []string
+		}{
+			{"a\n" + big + "\nb\n", 3, []string{"a", "b"}},
+			{manyIn + big + "\n" + manyIn, 601, append(slices.Clone(many), many...)},
+		} {
+			res = runNSQPub(t, bin, strings.NewReader(tc.input), "--topic", topic, "--nsqd-tcp-address", n.TCPAddr)
+			summary := fmt.Sprintf("nsqpub: published %d records to 1 nsqd (1 failed: 1 nsqd E_BAD_MESSAGE)\n", tc.n)
+			record := fmt.Sprintf("stdin record %d ", tc.n/2+1)
+			if res.code != 1 || !strings.HasSuffix(res.stderr, summary) || !strings.Contains(res.stderr, record) {
+				t.Errorf("with a record nsqd refuses among %d: exit %d, stderr %.2000q; want 1, %q and %q", tc.n, res.code, res.stderr, summary, record)
 			}
+			want = append(want, tc.want...)
 		}
-		// Only the refused record is missing, with or without --batch.
-		checkBodies(t, consume(t, n, topic, "ch", 5), []string{"ok", "a", "b", "a", "b"})
+		// Only the refused record is missing.
+		checkBodies(t, consume(t, n, topic, "ch", len(want)), want)
 
 		res = runNSQPub(t, bin, strings.NewReader("x\n"), "--topic", topic, "--nsqd-tcp-address", "127.0.0.1:1")
 		if res.code != 1 || !strings.Contains(res.stderr, "(1 failed: 1 not connected)") {
@@ -302,7 +316,7 @@ func TestCmd(t *testing.T) {
 		}
 		for _, args := range [][]string{
 			{"--nsqd-tcp-address", n.TCPAddr},                                                     // no --topic
-			{"--topic", topic, "--nsqd-tcp-address", n.TCPAddr, "--batch", "-1"},                  // bad --batch
+			{"--topic", topic, "--nsqd-tcp-address", n.TCPAddr, "--rate", "-1"},                   // bad --rate
 			{"--topic", topic, "--nsqd-tcp-address", n.TCPAddr, "--balance-strategy", "failover"}, // without --balance
 		} {
 			res = runNSQPub(t, bin, strings.NewReader("never read\n"), args...)
@@ -310,8 +324,8 @@ func TestCmd(t *testing.T) {
 				t.Errorf("usage error %q: exit %d, stderr %q; want 2", args, res.code, res.stderr)
 			}
 		}
-		if s := n.Stats(t, topic); s.MessageCount != 5 {
-			t.Errorf("message_count %d, want 5: a usage error published something", s.MessageCount)
+		if s := n.Stats(t, topic); s.MessageCount != int64(len(want)) {
+			t.Errorf("message_count %d, want %d: a usage error published something", s.MessageCount, len(want))
 		}
 	})
 }
