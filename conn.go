@@ -26,20 +26,21 @@ import (
 //     the writer (through link's deadlineWriter) its write deadline.
 //   - link.r, buf, refused: the reader's.
 //   - link.bw, batch, nops, merged, scratch: the writer's, until it closes
-//     writerDone; then batch is the reader's, which sorts what is left in
-//     it (the close is the hand-off).
+//     writerDone; then batch is the reader's, which reports what is left in
+//     it (the close is the hand-off). When the writer stops on an error,
+//     batch holds only what it never wrote (cutBatch).
 //   - txCh: publishers send while holding sendMu for reading and sendClosed
 //     is false; the writer receives; after writerDone the reader drains it.
 //     Because closeSend takes sendMu for writing, no send is in progress or
 //     can start once the connection closes, so the final drain misses none.
-//   - sendClosed, stopAsked: guarded by sendMu.
+//   - sendClosed: guarded by sendMu.
 //   - win: the commands written and not yet answered; guarded by its own
 //     mutex (the writer pushes, the reader pops), see window.
 //   - nopCh: the reader's heartbeat signal to the writer (one slot, never
 //     blocks the reader; two heartbeats before a NOP need one NOP).
 //   - err: written once by fail, before dying is closed; read only by those
 //     who saw dying closed.
-//   - stopping: closed by stop, under sendMu.
+//   - stopping: closed by stop, which only Producer.Stop calls, once.
 //
 // Nothing else is shared: the writer and the reader agree on what is in
 // flight only through win, and on the end through dying and writerDone.
@@ -60,7 +61,6 @@ type conn struct {
 
 	sendMu     sync.RWMutex
 	sendClosed bool // no more sends; guarded by sendMu
-	stopAsked  bool // stop was called; guarded by sendMu
 
 	failOnce sync.Once
 	err      error         // first fatal error; written once before dying closes
@@ -202,18 +202,13 @@ func (c *conn) dead() bool {
 	}
 }
 
-// stop closes the connection gracefully: nothing new is taken, everything
-// queued is written, and the socket is closed once nsqd has answered it all
-// (the caller bounds that wait by failing the connection). It returns
-// without waiting.
+// stop closes the connection gracefully: everything queued is written, and
+// the socket is closed once nsqd has answered it all (the caller bounds that
+// wait by failing the connection). It never waits, not even for publishers
+// blocked on a full queue that a frozen nsqd keeps full: they are unblocked
+// by fail. Only Producer.Stop calls it, once.
 func (c *conn) stop() {
-	c.sendMu.Lock()
-	defer c.sendMu.Unlock()
-	c.sendClosed = true
-	if !c.stopAsked {
-		c.stopAsked = true
-		close(c.stopping)
-	}
+	close(c.stopping)
 }
 
 // readLoop is the reader goroutine. It ends when a read fails (the socket

@@ -455,7 +455,7 @@ func TestUpgradeBrokenServer(t *testing.T) {
 		want        string
 	}{
 		{"TLS granted, plain OK", true, "", okFrame, "TLS handshake: "},
-		{"snappy granted, plain OK", false, "snappy", okFrame, "reading snappy upgrade reply: nsqpub: snappy: missing or bad stream identifier"},
+		{"snappy granted, plain OK", false, "snappy", okFrame, "reading snappy upgrade reply: snappy: missing or bad stream identifier"},
 		{"deflate granted, plain OK", false, "deflate", okFrame, "reading deflate upgrade reply: flate: corrupt input"},
 		{"snappy granted, error frame", false, "snappy",
 			append([]byte(snappy.StreamID), snappyChunk(t, snappy.ChunkUncompressed, appendFrame(nil, frameTypeError, []byte("E_IDENTIFY_FAILED IDENTIFY failed boom")))...),

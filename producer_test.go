@@ -3,6 +3,7 @@ package nsqpub
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -200,7 +201,7 @@ func TestStopWhileDialing(t *testing.T) {
 // the writer waits for room in a full window that nsqd never answers, and
 // every publish completes.
 func TestStopBoundedWhenWindowFull(t *testing.T) {
-	f, p := fakeProducer(t, &Config{MaxInFlight: 1, StopTimeout: 100 * time.Millisecond})
+	f, p := fakeProducer(t, &Config{MaxInFlight: 1, MaxQueued: 1, StopTimeout: 100 * time.Millisecond})
 	done := make(chan *ProducerTransaction, 8)
 	errc := async(func() error { return p.PublishAsync("a", []byte("1"), done) })
 	c := f.acceptIdentified()
@@ -208,24 +209,38 @@ func TestStopBoundedWhenWindowFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.readCommand() // in flight, never answered
-	for _, topic := range []string{"b", "c", "d"} {
+	for _, topic := range []string{"b", "c"} {
 		if err := p.PublishAsync(topic, []byte("2"), done); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// One more publisher is blocked on the full queue (one slot) when Stop
+	// comes: Stop must not wait for it.
+	blocked := async(func() error { return p.PublishAsync("d", []byte("2"), done) })
+	for p.Stats().InFlight < 4 {
+		runtime.Gosched()
 	}
 	start := time.Now()
 	p.Stop()
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("Stop took %v with StopTimeout 100ms", d)
 	}
-	for i := 0; i < 4; i++ {
+	// The blocked publish either got into the queue (its result comes on
+	// done) or was refused directly.
+	want := 4
+	if err := result(t, blocked); errors.Is(err, ErrStopped) {
+		want = 3
+	} else if err != nil {
+		t.Fatalf("the publish blocked on the full queue: %v", err)
+	}
+	for i := 0; i < want; i++ {
 		select {
 		case tr := <-done:
 			if !errors.Is(tr.Error, ErrStopped) {
 				t.Fatalf("publish %d: %v, want an error wrapping ErrStopped", i, tr.Error)
 			}
 		default:
-			t.Fatalf("only %d of 4 publishes completed when Stop returned", i)
+			t.Fatalf("only %d of %d publishes completed when Stop returned", i, want)
 		}
 	}
 	noGoroutinesLeft(t)

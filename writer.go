@@ -114,10 +114,7 @@ func (c *conn) writeLoop() {
 			c.takeQueued()
 			err = c.writeBatch()
 		case <-c.nopCh:
-			// A heartbeat: answer it with a NOP, at once.
-			nop := command{kind: cmdNOP}
-			c.scratch = nop.writeTo(c.bw, c.scratch)
-			err = c.flush()
+			err = c.writeNOP()
 		case <-c.stopping:
 			err = c.finishStop()
 		case <-c.dying:
@@ -166,10 +163,11 @@ func (c *conn) takeQueued() {
 	}
 }
 
-// finishStop writes what is still queued (nothing more can be queued once
-// stop has closed sending), waits for nsqd's answers, then fails the
-// connection with ErrStopped. Producer.Stop bounds the wait by StopTimeout,
-// failing the connection when it runs out.
+// finishStop writes what is queued until the queue is empty (the Producer
+// takes no new publishes once stopped; only those already waiting to be
+// queued still arrive), waits for nsqd's answers, then fails the connection
+// with ErrStopped. Producer.Stop bounds all of it by StopTimeout, failing the
+// connection when it runs out; what is queued then is reported by exit.
 func (c *conn) finishStop() error {
 	for {
 		c.batch = c.batch[:0]
@@ -182,10 +180,8 @@ func (c *conn) finishStop() error {
 		}
 	}
 	for !c.win.empty() {
-		select {
-		case <-c.win.room:
-		case <-c.dying:
-			return nil
+		if err := c.waitRoom(); err != nil {
+			return err
 		}
 	}
 	c.fail(ErrStopped)
@@ -210,7 +206,7 @@ func (c *conn) flush() error {
 func (c *conn) writeBatch() error {
 	c.nops = c.nops[:0]
 	for i := 0; i < len(c.batch); {
-		t := c.batch[i]
+		start, t := i, c.batch[i]
 		i++
 		if !t.take() {
 			continue
@@ -225,14 +221,23 @@ func (c *conn) writeBatch() error {
 		if !cmd.answered() {
 			c.nops = append(c.nops, t)
 		} else if err := c.pushWhenRoom(sent{t: t, wire: cmd.bodySize()}); err != nil {
-			c.finishNops(err)
-			return err
+			return c.cutBatch(start, err)
 		}
 		c.scratch = cmd.writeTo(c.bw, c.scratch)
 	}
 	err := c.flush()
 	c.finishNops(err)
 	c.batch = c.batch[:0]
+	return err
+}
+
+// cutBatch ends a batch that failed with err: the batch keeps only what
+// from index i on was never written, for exit to report. What was written
+// is the reader's now, and may even be finished and reused by its caller,
+// so exit must not see it.
+func (c *conn) cutBatch(i int, err error) error {
+	c.finishNops(err)
+	c.batch = c.batch[i:]
 	return err
 }
 
@@ -265,17 +270,39 @@ func (c *conn) pushWhenRoom(s sent) error {
 	for !c.win.push(s) {
 		err := c.flush()
 		if err == nil {
-			select {
-			case <-c.win.room:
-				continue
-			case <-c.dying:
-				err = errConnClosed
-			}
+			err = c.waitRoom()
 		}
-		s.t.eachMember(func(u *tx) { u.state.Store(txQueued) })
-		return err
+		if err != nil {
+			s.t.eachMember(func(u *tx) { u.state.Store(txQueued) })
+			return err
+		}
 	}
 	return nil
+}
+
+// waitRoom waits until the reader has popped an answer from the window,
+// answering heartbeats meanwhile. The buffer holds only whole commands
+// here, so a NOP may go behind them.
+func (c *conn) waitRoom() error {
+	for {
+		select {
+		case <-c.win.room:
+			return nil
+		case <-c.nopCh:
+			if err := c.writeNOP(); err != nil {
+				return err
+			}
+		case <-c.dying:
+			return errConnClosed
+		}
+	}
+}
+
+// writeNOP answers a heartbeat with a NOP, flushed at once.
+func (c *conn) writeNOP() error {
+	nop := command{kind: cmdNOP}
+	c.scratch = nop.writeTo(c.bw, c.scratch)
+	return c.flush()
 }
 
 // finishNops completes the NOPs (Pings) written in this batch.

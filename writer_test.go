@@ -194,3 +194,50 @@ func TestMergedMPUBWithBigBodies(t *testing.T) {
 	p.Stop()
 	f.check(t, n)
 }
+
+// TestFailedBatchForgetsWhatWasWritten: with a window of one command, the
+// writer waits for each answer before the next write. When the connection
+// dies while it waits, exit reports what is in flight unanswered and what
+// was never written unwritten, but never what was written and answered
+// earlier in the batch: its caller may already have reused it.
+func TestFailedBatchForgetsWhatWasWritten(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pr.Close()
+	cfg := NewConfig()
+	cfg.MaxInFlight = 1
+	c := newTestConn(t, cfg, pw)
+	var left []leftover
+	c.onExit = func(_ *conn, _ error, l []leftover) { left = l }
+	wait := make(chan *tx, 4)
+	first, second, third := pubTx("a", "1", wait), pubTx("b", "2", wait), pubTx("c", "3", wait)
+	c.batch = []*tx{first, second, third}
+	errc := make(chan error, 1)
+	go func() { errc <- c.writeBatch() }()
+
+	read := func(want string) {
+		t.Helper()
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(pr, got); err != nil || string(got) != want {
+			t.Fatalf("wrote %q (%v), want %q", got, err, want)
+		}
+	}
+	read(pubBytes("a", "1")) // flushed while the second waits for room
+	if err := c.handle(frameTypeResponse, frameOK); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-wait; r != first {
+		t.Fatalf("answered %q, want the first publish", r.cmd.body)
+	}
+	first.state.Store(txQueued) // its caller reuses it for a new publish
+	read(pubBytes("b", "2"))    // flushed while the third waits for room
+	c.fail(errors.New("reading from nsqd: EOF"))
+	if err := <-errc; err == nil {
+		t.Fatal("writeBatch succeeded on a dead connection")
+	}
+	close(c.writerDone)
+	c.exit()
+	if len(left) != 2 || left[0].t != second || left[0].kind != leftUnanswered ||
+		left[1].t != third || left[1].kind != leftUnwritten {
+		t.Fatalf("left %+v, want the second unanswered and the third unwritten", left)
+	}
+}
