@@ -41,15 +41,19 @@ var (
 	ErrInvalidConfig = errors.New("invalid config")
 )
 
-// Errors for publishes rejected before anything is sent. Each is wrapped with
-// the details, so test with errors.Is.
+// Errors that reject a publish before anything is sent, each wrapped with the
+// details (test with errors.Is): a topic that is not 1-64 characters of
+// [.a-zA-Z0-9_-], optionally ending in #ephemeral; an empty body (nsqd
+// refuses those); a body over Config.MaxMsgSize or over the --max-msg-size
+// nsqd stated when it refused one; an MPUB of no messages; an MPUB body over
+// Config.MaxBodySize or the --max-body-size nsqd stated; a DeferredPublish
+// delay below 0 or over Config.MaxDeferDelay.
 var (
-	ErrInvalidTopic    = errors.New("invalid topic name")
-	ErrEmptyBody       = errors.New("empty message body")
-	ErrMessageTooLarge = errors.New("message body larger than MaxMsgSize")
-	ErrEmptyBatch      = errors.New("MultiPublish with no messages")
-	ErrBatchTooLarge   = errors.New("MultiPublish body larger than MaxBodySize")
-	ErrInvalidDelay    = errors.New("DeferredPublish delay out of range")
+	ErrInvalidTopic, ErrEmptyBody = errors.New("invalid topic name"), errors.New("empty message body")
+	ErrMessageTooLarge            = errors.New("message body larger than MaxMsgSize")
+	ErrEmptyBatch                 = errors.New("MultiPublish with no messages")
+	ErrBatchTooLarge              = errors.New("MultiPublish body larger than MaxBodySize")
+	ErrInvalidDelay               = errors.New("DeferredPublish delay out of range")
 )
 
 // validationErrors are the errors of publishes rejected before sending.

@@ -78,20 +78,15 @@ const (
 	maxChunkPayload = checksumSize + maxEncodedBlockSize
 )
 
+// The errors of decoding: malformed data; a declared or chunk length over
+// the bound; a chunk whose CRC does not match its data; a stream that does
+// not start with the stream identifier; a reserved chunk type that a reader
+// must not skip.
 var (
-	// errCorrupt reports malformed snappy block or framing data.
-	errCorrupt = errors.New("snappy: corrupt input")
-	// errTooLarge reports a declared or chunk length above the permitted
-	// bound.
-	errTooLarge = errors.New("snappy: decoded length exceeds limit")
-	// errChecksum reports a chunk whose CRC does not match its data.
-	errChecksum = errors.New("snappy: checksum mismatch")
-	// errNoStreamID reports a stream that does not start with the stream
-	// identifier chunk.
-	errNoStreamID = errors.New("snappy: missing or bad stream identifier")
-	// errUnskippable reports a reserved chunk type that a reader must not
-	// skip.
-	errUnskippable = errors.New("snappy: unsupported unskippable chunk type")
+	errCorrupt, errTooLarge = errors.New("snappy: corrupt input"), errors.New("snappy: decoded length exceeds limit")
+	errChecksum             = errors.New("snappy: checksum mismatch")
+	errNoStreamID           = errors.New("snappy: missing or bad stream identifier")
+	errUnskippable          = errors.New("snappy: unsupported unskippable chunk type")
 )
 
 // crcMaskDelta is added to the rotated CRC to mask it.

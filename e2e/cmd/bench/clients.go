@@ -31,30 +31,40 @@ func (b *bench) newClient(lib string) client {
 		p, err := nsqpub.NewProducer(b.n.tcp, nsqpub.NewConfig())
 		if err == nil {
 			p.SetLogger(nil, nsqpub.LogLevelError)
-			err = p.Ping()
 		}
-		if err != nil {
-			fatalf("nsqpub: %v", err)
-		}
-		async := func(topic string, next func() []byte) (int64, int64, error) {
-			return asyncRun(next, func(body []byte, done chan *nsqpub.ProducerTransaction) error {
-				return p.PublishAsync(topic, body, done)
-			}, func(t *nsqpub.ProducerTransaction) error { return t.Error })
-		}
-		return client{p.Publish, p.MultiPublish, p.DeferredPublish, async, p.Stop}
+		return clientOf(lib, p, err, func(t *nsqpub.ProducerTransaction) error { return t.Error })
 	}
 	p, err := nsq.NewProducer(b.n.tcp, nsq.NewConfig())
 	if err == nil {
 		p.SetLogger(nil, nsq.LogLevelError)
+	}
+	return clientOf(lib, p, err, func(t *nsq.ProducerTransaction) error { return t.Error })
+}
+
+// producer is what both libraries' producers offer the bench; T is the
+// library's ProducerTransaction.
+type producer[T any] interface {
+	Ping() error
+	Publish(topic string, body []byte) error
+	MultiPublish(topic string, body [][]byte) error
+	DeferredPublish(topic string, delay time.Duration, body []byte) error
+	PublishAsync(topic string, body []byte, done chan *T, args ...interface{}) error
+	Stop()
+}
+
+// clientOf pings p (made with err) and returns its client; errOf reads a
+// result's error. Both libraries go through the same code.
+func clientOf[T any](lib string, p producer[T], err error, errOf func(*T) error) client {
+	if err == nil {
 		err = p.Ping()
 	}
 	if err != nil {
-		fatalf("go-nsq: %v", err)
+		fatalf("%s: %v", lib, err)
 	}
 	async := func(topic string, next func() []byte) (int64, int64, error) {
-		return asyncRun(next, func(body []byte, done chan *nsq.ProducerTransaction) error {
+		return asyncRun(next, func(body []byte, done chan *T) error {
 			return p.PublishAsync(topic, body, done)
-		}, func(t *nsq.ProducerTransaction) error { return t.Error })
+		}, errOf)
 	}
 	return client{p.Publish, p.MultiPublish, p.DeferredPublish, async, p.Stop}
 }
