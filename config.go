@@ -27,6 +27,7 @@ const (
 	DefaultMaxQueued         = 1024
 	DefaultMaxInFlight       = 64
 	DefaultMaxInFlightBytes  = 16 << 20
+	DefaultStallTimeout      = 2 * time.Second
 )
 
 // Config holds the settings of a Producer. It is a plain struct: set fields
@@ -102,6 +103,12 @@ type Config struct {
 	// PoolStrategy is how a ProducerPool chooses a node: RoundRobin (the
 	// default) or Failover. Set takes "round-robin" or "failover".
 	PoolStrategy PoolStrategy
+	// StallTimeout is how long a ProducerPool lets a node's oldest
+	// unanswered command wait before it judges the node stalled (a frozen
+	// or overloaded nsqd): it routes around the node, closes its
+	// connection, and sends what was never written to other nodes; what was
+	// written is unknown. Callers' contexts play no part. Default 2s.
+	StallTimeout time.Duration
 
 	// AtLeastOnce resends, on a new connection, publishes whose outcome is
 	// unknown (written, then the connection ended before nsqd answered). nsqd
@@ -161,6 +168,9 @@ func (c *Config) setDefaults() {
 	if c.MaxInFlightBytes == 0 {
 		c.MaxInFlightBytes = DefaultMaxInFlightBytes
 	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
 	if c.Hostname == "" {
 		c.Hostname, _ = os.Hostname()
 	}
@@ -184,35 +194,37 @@ func (c *Config) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"dial_timeout", d.DialTimeout}, {"read_timeout", d.ReadTimeout}, {"write_timeout", d.WriteTimeout},
+		{"stop_timeout", d.StopTimeout}, {"stall_timeout", d.StallTimeout}, {"max_defer_delay", d.MaxDeferDelay},
+	} {
+		if f.v < 0 {
+			return bad("%s %v is negative", f.name, f.v)
+		}
+	}
+	for _, f := range []struct {
+		name   string
+		v, min int
+	}{
+		{"max_msg_size", d.MaxMsgSize, 1}, {"max_body_size", d.MaxBodySize, 9}, {"max_queued", d.MaxQueued, 1},
+		{"max_in_flight_bytes", d.MaxInFlightBytes, 1}, {"max_in_flight_commands", d.MaxInFlight, 1},
+	} {
+		if f.v < f.min {
+			return bad("%s %d must be at least %d", f.name, f.v, f.min)
+		}
+	}
 	switch {
-	case d.DialTimeout < 0:
-		return bad("dial_timeout %v is negative", d.DialTimeout)
-	case d.ReadTimeout < 0:
-		return bad("read_timeout %v is negative", d.ReadTimeout)
-	case d.WriteTimeout < 0:
-		return bad("write_timeout %v is negative", d.WriteTimeout)
-	case d.StopTimeout < 0:
-		return bad("stop_timeout %v is negative", d.StopTimeout)
 	case d.HeartbeatInterval > 0 && (d.HeartbeatInterval < time.Second || d.HeartbeatInterval > time.Minute):
 		return bad("heartbeat_interval %v must be between 1s and 60s, or negative to disable", d.HeartbeatInterval)
 	case d.DeflateLevel < 1 || d.DeflateLevel > 9:
 		return bad("deflate_level %d must be between 1 and 9", d.DeflateLevel)
 	case d.Deflate && d.Snappy:
 		return bad("deflate and snappy cannot both be enabled")
-	case d.MaxMsgSize < 1:
-		return bad("max_msg_size %d must be positive", d.MaxMsgSize)
-	case d.MaxBodySize < 9:
-		return bad("max_body_size %d is too small for one message", d.MaxBodySize)
-	case d.MaxDeferDelay < 0:
-		return bad("max_defer_delay %v is negative", d.MaxDeferDelay)
-	case d.MaxQueued < 1:
-		return bad("max_queued %d must be positive", d.MaxQueued)
 	case d.PoolStrategy != RoundRobin && d.PoolStrategy != Failover:
 		return bad("pool_strategy %d is unknown", d.PoolStrategy)
-	case d.MaxInFlightBytes < 1:
-		return bad("max_in_flight_bytes %d must be positive", d.MaxInFlightBytes)
-	case d.MaxInFlight < 1:
-		return bad("max_in_flight_commands %d must be positive", d.MaxInFlight)
 	}
 	return nil
 }

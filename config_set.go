@@ -44,72 +44,73 @@ func (c *Config) Set(option string, value interface{}) error {
 	return nil
 }
 
+// fields maps each option name to the Config field it sets. Set converts
+// the value by the field's type; no reflection is involved.
+var fields = map[string]func(c *Config) any{
+	"dial_timeout":           func(c *Config) any { return &c.DialTimeout },
+	"read_timeout":           func(c *Config) any { return &c.ReadTimeout },
+	"write_timeout":          func(c *Config) any { return &c.WriteTimeout },
+	"heartbeat_interval":     func(c *Config) any { return &c.HeartbeatInterval },
+	"stop_timeout":           func(c *Config) any { return &c.StopTimeout },
+	"stall_timeout":          func(c *Config) any { return &c.StallTimeout },
+	"max_defer_delay":        func(c *Config) any { return &c.MaxDeferDelay },
+	"max_req_timeout":        func(c *Config) any { return &c.MaxDeferDelay },
+	"local_addr":             func(c *Config) any { return &c.LocalAddr },
+	"client_id":              func(c *Config) any { return &c.ClientID },
+	"hostname":               func(c *Config) any { return &c.Hostname },
+	"user_agent":             func(c *Config) any { return &c.UserAgent },
+	"auth_secret":            func(c *Config) any { return &c.AuthSecret },
+	"tls_v1":                 func(c *Config) any { return &c.TlsV1 },
+	"tls_config":             func(c *Config) any { return &c.TlsConfig },
+	"deflate":                func(c *Config) any { return &c.Deflate },
+	"deflate_level":          func(c *Config) any { return &c.DeflateLevel },
+	"snappy":                 func(c *Config) any { return &c.Snappy },
+	"max_msg_size":           func(c *Config) any { return &c.MaxMsgSize },
+	"max_body_size":          func(c *Config) any { return &c.MaxBodySize },
+	"max_queued":             func(c *Config) any { return &c.MaxQueued },
+	"max_in_flight_commands": func(c *Config) any { return &c.MaxInFlight },
+	"max_in_flight_bytes":    func(c *Config) any { return &c.MaxInFlightBytes },
+	"at_least_once":          func(c *Config) any { return &c.AtLeastOnce },
+	"pool_strategy":          func(c *Config) any { return &c.PoolStrategy },
+}
+
 func (c *Config) set(name string, v interface{}) (err error) {
-	switch name {
-	case "dial_timeout":
-		c.DialTimeout, err = toDuration(v)
-	case "read_timeout":
-		c.ReadTimeout, err = toDuration(v)
-	case "write_timeout":
-		c.WriteTimeout, err = toDuration(v)
-	case "heartbeat_interval":
-		c.HeartbeatInterval, err = toDuration(v)
-	case "stop_timeout":
-		c.StopTimeout, err = toDuration(v)
-	case "max_defer_delay", "max_req_timeout":
-		c.MaxDeferDelay, err = toDuration(v)
-	case "local_addr":
-		c.LocalAddr, err = toAddr(v)
-	case "client_id":
-		c.ClientID, err = toString(v)
-	case "hostname":
-		c.Hostname, err = toString(v)
-	case "user_agent":
-		c.UserAgent, err = toString(v)
-	case "auth_secret":
-		c.AuthSecret, err = toString(v)
-	case "tls_v1":
-		c.TlsV1, err = toBool(v)
-	case "tls_config":
+	field, ok := fields[name]
+	switch {
+	case ok:
+	case name == "tls_root_ca_file", name == "tls_insecure_skip_verify", name == "tls_cert", name == "tls_key", name == "tls_min_version":
+		return c.setTLSOption(name, v)
+	case consumerOnlyOptions[name]:
+		return nil
+	default:
+		return errors.New("unknown option")
+	}
+	switch f := field(c).(type) {
+	case *time.Duration:
+		*f, err = toDuration(v)
+	case *int:
+		*f, err = toInt(v)
+	case *bool:
+		*f, err = toBool(v)
+	case *string:
+		*f, err = toString(v)
+	case *net.Addr:
+		*f, err = toAddr(v)
+	case **tls.Config:
 		t, ok := v.(*tls.Config)
 		if !ok {
 			return errors.New("want a *tls.Config")
 		}
-		c.TlsConfig = t
-	case "deflate":
-		c.Deflate, err = toBool(v)
-	case "deflate_level":
-		c.DeflateLevel, err = toInt(v)
-	case "snappy":
-		c.Snappy, err = toBool(v)
-	case "max_msg_size":
-		c.MaxMsgSize, err = toInt(v)
-	case "max_body_size":
-		c.MaxBodySize, err = toInt(v)
-	case "max_queued":
-		c.MaxQueued, err = toInt(v)
-	case "max_in_flight_commands":
-		c.MaxInFlight, err = toInt(v)
-	case "max_in_flight_bytes":
-		c.MaxInFlightBytes, err = toInt(v)
-	case "at_least_once":
-		c.AtLeastOnce, err = toBool(v)
-	case "pool_strategy":
+		*f = t
+	case *PoolStrategy:
 		switch v {
 		case "round-robin", "round_robin", RoundRobin:
-			c.PoolStrategy = RoundRobin
+			*f = RoundRobin
 		case "failover", Failover:
-			c.PoolStrategy = Failover
+			*f = Failover
 		default:
 			return errors.New(`want "round-robin" or "failover"`)
 		}
-	case "tls_root_ca_file", "tls_insecure_skip_verify", "tls_cert", "tls_key", "tls_min_version":
-		return c.setTLSOption(name, v)
-	default:
-		if consumerOnlyOptions[name] {
-			return nil
-		}
-		return errors.New("unknown option")
 	}
 	return err
 }
@@ -168,29 +169,12 @@ func toAddr(v interface{}) (net.Addr, error) {
 	return nil, fmt.Errorf("want a net.Addr or a string, got %T", v)
 }
 
-// intValue returns v as an int64 if it has an integer type.
+// intValue returns v as an int64 if it has an integer type and fits.
 func intValue(v interface{}) (int64, bool) {
-	switch n := v.(type) {
-	case int:
-		return int64(n), true
-	case int8:
-		return int64(n), true
-	case int16:
-		return int64(n), true
-	case int32:
-		return int64(n), true
-	case int64:
-		return n, true
-	case uint:
-		return int64(n), true
-	case uint8:
-		return int64(n), true
-	case uint16:
-		return int64(n), true
-	case uint32:
-		return int64(n), true
-	case uint64:
-		return int64(n), true
+	switch v.(type) {
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		n, err := strconv.ParseInt(fmt.Sprint(v), 10, 64)
+		return n, err == nil
 	}
 	return 0, false
 }

@@ -20,7 +20,7 @@ import (
 //
 // Ownership. Each field belongs to one goroutine, or says what guards it:
 //
-//   - addr, cfg, log, link (but r and bw), onExit: set by the dial before
+//   - addr, cfg, log, model, link (but r and bw), onExit: set by the dial before
 //     the goroutines start; read-only after. The socket is closed by fail,
 //     from any goroutine; only the reader sets its read deadline, and only
 //     the writer (through link's deadlineWriter) its write deadline.
@@ -49,10 +49,7 @@ import (
 // writerDone; the reader's read fails on the closed socket, it waits for
 // writerDone and runs exit, the connection's last act.
 type conn struct {
-	addr   string
-	cfg    *Config
-	log    *logState
-	onExit func(c *conn, cause error, left []leftover)
+	connParams
 	*link
 
 	txCh  chan *tx      // queued by publishers, drained by the writer
@@ -78,6 +75,15 @@ type conn struct {
 	// The reader's.
 	buf     []byte // frame buffer
 	refused *refusal
+}
+
+// connParams are what a connection gets from its Producer.
+type connParams struct {
+	addr   string
+	cfg    *Config
+	log    *logState
+	model  *model // what the Producer learned of nsqd; guards itself
+	onExit func(c *conn, cause error, left []leftover)
 }
 
 // refusal is the command nsqd answered with an error frame.
@@ -115,27 +121,29 @@ type leftover struct {
 // transactions; nothing was sent, so the caller may use another connection.
 var errConnClosed = errors.New("connection closed")
 
-// dialConn connects to addr, runs the handshake and starts the goroutines.
-func dialConn(ctx context.Context, addr string, cfg *Config, log *logState, onExit func(*conn, error, []leftover)) (*conn, error) {
-	l, err := dialLink(ctx, addr, cfg, log)
+// dialConn connects to pp.addr, runs the handshake and starts the
+// goroutines.
+func dialConn(ctx context.Context, pp connParams) (*conn, error) {
+	l, err := dialLink(ctx, pp.addr, pp.cfg, pp.log)
 	if err != nil {
 		return nil, err
 	}
-	return startConn(l, addr, cfg, log, onExit), nil
+	return startConn(l, pp), nil
 }
 
 // startConn starts the goroutines of a connection whose handshake is done.
-func startConn(l *link, addr string, cfg *Config, log *logState, onExit func(*conn, error, []leftover)) *conn {
-	c := newConn(l, addr, cfg, log, onExit)
+func startConn(l *link, pp connParams) *conn {
+	c := newConn(l, pp)
 	go c.readLoop()
 	go c.writeLoop()
 	return c
 }
 
 // newConn returns the connection over l, its goroutines not started.
-func newConn(l *link, addr string, cfg *Config, log *logState, onExit func(*conn, error, []leftover)) *conn {
+func newConn(l *link, pp connParams) *conn {
+	cfg := pp.cfg
 	return &conn{
-		addr: addr, cfg: cfg, log: log, onExit: onExit, link: l,
+		connParams: pp, link: l,
 		txCh:       make(chan *tx, cfg.MaxQueued),
 		nopCh:      make(chan struct{}, 1),
 		win:        newWindow(cfg.MaxInFlight, cfg.MaxInFlightBytes),
@@ -146,9 +154,13 @@ func newConn(l *link, addr string, cfg *Config, log *logState, onExit func(*conn
 	}
 }
 
+// errQueueFull is returned by send without a context when the queue is full.
+var errQueueFull = errors.New("queue full")
+
 // send queues t for the writer. It returns errConnClosed if the connection
 // no longer takes transactions, or ctx.Err() if ctx ends while the queue is
-// full; in both cases t was not queued.
+// full; in both cases t was not queued. With a nil ctx it never waits, and
+// returns errQueueFull if the queue has no room at once.
 func (c *conn) send(ctx context.Context, t *tx) error {
 	c.sendMu.RLock()
 	defer c.sendMu.RUnlock()
@@ -159,6 +171,9 @@ func (c *conn) send(ctx context.Context, t *tx) error {
 	case c.txCh <- t:
 		return nil
 	default:
+		if ctx == nil {
+			return errQueueFull
+		}
 	}
 	select {
 	case c.txCh <- t:
@@ -255,6 +270,8 @@ func (c *conn) handle(typ int32, data []byte) error {
 		if !ok {
 			return fmt.Errorf("%w: reply OK with no command in flight", ErrProtocol)
 		}
+		c.model.accepted(s.shape) // before the writer, woken, looks again
+		c.win.wake()
 		s.t.finish(nil)
 		return nil
 	case typ == frameTypeResponse:
@@ -268,6 +285,7 @@ func (c *conn) handle(typ int32, data []byte) error {
 		if !ok {
 			return fmt.Errorf("nsqd error with no command in flight: %w", serr)
 		}
+		c.model.refused(s.shape, serr)
 		c.refused = &refusal{t: s.t, serr: serr}
 		return closedAfterError{serr.Code}
 	}

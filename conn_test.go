@@ -228,10 +228,11 @@ func connServerBytes(t *testing.T, in []byte) {
 	}()
 
 	onExitDone := make(chan struct{})
-	c := startConn(l, "fuzz", cfg, &logState{}, func(c *conn, cause error, left []leftover) {
-		finishLeft(c, cause, left)
-		close(onExitDone)
-	})
+	c := startConn(l, connParams{addr: "fuzz", cfg: cfg, log: &logState{}, model: &model{},
+		onExit: func(c *conn, cause error, left []leftover) {
+			finishLeft(c, cause, left)
+			close(onExitDone)
+		}})
 	cmds := []command{
 		{kind: cmdPUB, topic: "t", body: []byte("a")},
 		{kind: cmdPUB, topic: "t", body: []byte("b")},
@@ -269,7 +270,7 @@ func connServerBytes(t *testing.T, in []byte) {
 	<-srvDone
 	if len(done) != 0 {
 		tr := <-done
-		t.Fatalf("a command completed twice: %v (input %q)", tr.err, in)
+		t.Fatalf("a command completed twice: %v (input %q)", tr.result.Error, in)
 	}
 	if g := nsqpubGoroutines(); g != "" {
 		t.Fatalf("goroutines left (input %q):\n%s", in, g)

@@ -953,7 +953,23 @@ func connect(t testing.TB, f *fakeNSQD, p *Producer) *fakeConn {
 func newTestConn(t testing.TB, cfg *Config, w io.Writer) *conn {
 	client, _ := newPipeConn(t)
 	l := &link{nc: client, base: client, r: bufio.NewReader(client), bw: bufio.NewWriter(w)}
-	return newConn(l, "test", cfg, &logState{}, finishLeft)
+	return newConn(l, connParams{addr: "test", cfg: cfg, log: &logState{}, model: trustingModel(), onExit: finishLeft})
+}
+
+// trustingModel returns a model under which no command to the topics the
+// tests use is a suspect: nsqd has accepted them all, at any size and delay.
+func trustingModel() *model {
+	m := &model{}
+	trust(m, "a", "b", "c", "d", "t", "u")
+	return m
+}
+
+// trust makes m hold that nsqd has accepted publishes to topics, at any
+// size and delay, so that none is a suspect and tests can pipeline them.
+func trust(m *model, topics ...string) {
+	for _, topic := range topics {
+		m.accepted(shape{topic: topic, maxBody: 1 << 30, dpub: true, delay: 1 << 40})
+	}
 }
 
 // finishLeft is an onExit that finishes what a connection left with its

@@ -239,8 +239,10 @@ func TestUpgradeSequence(t *testing.T) {
 			c.sendResponse("_heartbeat_")
 			c.expectNOP()
 
-			// Five pipelined PUBs (distinct topics, so none are merged),
-			// answered by five OKs in one write through the layers.
+			// Five pipelined PUBs (distinct topics, so none are merged,
+			// and known to nsqd, so none waits alone), answered by five OKs
+			// in one write through the layers.
+			trust(&p.model, "t0", "t1", "t2", "t3", "t4")
 			done := make(chan *ProducerTransaction, 5)
 			for i := range 5 {
 				if err := p.PublishAsync(fmt.Sprintf("t%d", i), []byte{byte('a' + i)}, done); err != nil {
@@ -284,6 +286,7 @@ func snappyChunk(t testing.TB, typ byte, data []byte) []byte {
 func TestSnappyCompressedReplies(t *testing.T) {
 	f, p := fakeProducer(t, &Config{Snappy: true})
 	const n = 8
+	trust(&p.model, "t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7") // pipelined, none waits alone
 	done := make(chan *ProducerTransaction, n)
 	// The first PublishAsync waits for the connection, which the fake
 	// has to serve.

@@ -2,6 +2,7 @@ package nsqpub
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,13 +16,20 @@ import (
 // queue served by a goroutine of its own that sends in order and exits when
 // the queue is empty. So the results on one channel keep their order.
 //
+// A mailbox is bounded by the caller, not by the mailer: admit holds the
+// caller's next asynchronous publish to a channel while limit results wait
+// for it, so a caller that never reads its channel stalls only itself.
+//
 // Stop waits for the mailboxes to empty; once its deadline has passed, the
 // results still waiting for a channel nobody reads are dropped, so that
 // Stop always returns.
 type mailer struct {
-	mu      sync.Mutex
-	boxes   map[chan *ProducerTransaction]*mailbox // guarded by mu
-	dropped bool                                   // guarded by mu; set by drop
+	limit   int                                    // results a mailbox holds before admit waits
+	active  atomic.Int32                           // mailboxes; admit's fast path reads it
+	mu      sync.Mutex                             // guards the fields below
+	space   *sync.Cond                             // on mu: a mailbox shrank or went
+	boxes   map[chan *ProducerTransaction]*mailbox // the mailboxes
+	dropped bool                                   // set by stop's deadline
 	wg      sync.WaitGroup                         // mailbox goroutines
 	drop    chan struct{}                          // closed by stop when results may be dropped
 }
@@ -32,8 +40,26 @@ type mailbox struct {
 	q []*ProducerTransaction
 }
 
-func newMailer() *mailer {
-	return &mailer{boxes: make(map[chan *ProducerTransaction]*mailbox), drop: make(chan struct{})}
+// newMailer returns a mailer whose mailboxes hold up to limit results
+// before admit waits.
+func newMailer(limit int) *mailer {
+	m := &mailer{limit: limit, boxes: make(map[chan *ProducerTransaction]*mailbox), drop: make(chan struct{})}
+	m.space = sync.NewCond(&m.mu)
+	return m
+}
+
+// admit waits while ch's mailbox holds limit results or more, until it
+// shrinks or results may be dropped. It is called by the publisher that is
+// about to publish with ch, never by a connection.
+func (m *mailer) admit(ch chan *ProducerTransaction) {
+	if ch == nil || m.active.Load() == 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for b := m.boxes[ch]; b != nil && len(b.q) >= m.limit && !m.dropped; b = m.boxes[ch] {
+		m.space.Wait()
+	}
 }
 
 // send delivers r on ch, at once or through ch's mailbox. It never blocks
@@ -60,6 +86,7 @@ func (m *mailer) send(ch chan *ProducerTransaction, r *ProducerTransaction) {
 	}
 	b := &mailbox{q: []*ProducerTransaction{r}}
 	m.boxes[ch] = b
+	m.active.Add(1)
 	m.wg.Add(1)
 	go m.serve(ch, b)
 }
@@ -71,23 +98,31 @@ func (m *mailer) serve(ch chan *ProducerTransaction, b *mailbox) {
 	for {
 		m.mu.Lock()
 		if len(b.q) == 0 {
-			delete(m.boxes, ch)
+			m.remove(ch)
 			m.mu.Unlock()
 			return
 		}
 		r := b.q[0]
 		b.q[0] = nil
 		b.q = b.q[1:]
+		m.space.Broadcast()
 		m.mu.Unlock()
 		select {
 		case ch <- r:
 		case <-m.drop:
 			m.mu.Lock()
-			delete(m.boxes, ch)
+			m.remove(ch)
 			m.mu.Unlock()
 			return
 		}
 	}
+}
+
+// remove deletes ch's mailbox; mu is held.
+func (m *mailer) remove(ch chan *ProducerTransaction) {
+	delete(m.boxes, ch)
+	m.active.Add(-1)
+	m.space.Broadcast()
 }
 
 // stop waits until every mailbox is empty or deadline has passed, then drops
@@ -100,6 +135,7 @@ func (m *mailer) stop(deadline time.Time) {
 		if !m.dropped {
 			m.dropped = true
 			close(m.drop)
+			m.space.Broadcast()
 		}
 	})
 }

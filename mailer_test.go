@@ -9,7 +9,7 @@ import (
 // its mailbox, in order, while another channel's results are delivered at
 // once; the sender never blocks.
 func TestMailerIsolatesChannels(t *testing.T) {
-	m := newMailer()
+	m := newMailer(100)
 	stalled := make(chan *ProducerTransaction) // nobody reads it yet
 	open := make(chan *ProducerTransaction, 100)
 	const n = 50
@@ -35,7 +35,7 @@ func TestMailerIsolatesChannels(t *testing.T) {
 // deadline, then drops what nobody read and returns; a nil channel drops
 // its result at once.
 func TestMailerStopDropsUnread(t *testing.T) {
-	m := newMailer()
+	m := newMailer(100)
 	m.send(nil, &ProducerTransaction{})
 	never := make(chan *ProducerTransaction)
 	for i := 0; i < 10; i++ {
@@ -101,5 +101,38 @@ func TestStalledDoneChannelDelaysNoOne(t *testing.T) {
 			default:
 			}
 		})
+	}
+}
+
+// TestMailerAdmit: a publisher whose channel has limit results waiting is
+// held until the channel is read; a publisher with another channel is not;
+// stop releases a publisher nobody will ever read for.
+func TestMailerAdmit(t *testing.T) {
+	m := newMailer(2)
+	slow, never := make(chan *ProducerTransaction), make(chan *ProducerTransaction)
+	// One result is in the hand of the mailbox's goroutine, three wait.
+	for i := 0; i < 4; i++ {
+		m.send(slow, &ProducerTransaction{})
+		m.send(never, &ProducerTransaction{})
+	}
+	m.admit(make(chan *ProducerTransaction)) // no mailbox: at once
+	admitted := func(ch chan *ProducerTransaction) <-chan struct{} {
+		done := make(chan struct{})
+		go func() { m.admit(ch); close(done) }()
+		return done
+	}
+	slowAdmitted, neverAdmitted := admitted(slow), admitted(never)
+	<-slow // two or three wait: still full
+	select {
+	case <-slowAdmitted:
+		t.Fatal("admitted while its mailbox held the limit")
+	default:
+	}
+	<-slow // soon one waits
+	<-slowAdmitted
+	m.stop(time.Now().Add(10 * time.Millisecond))
+	<-neverAdmitted
+	if g := nsqpubGoroutines(); g != "" {
+		t.Fatalf("goroutines left after stop:\n%s", g)
 	}
 }

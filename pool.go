@@ -40,6 +40,8 @@ func (s PoolStrategy) String() string {
 // resolved again on every dial, so nodes behind DNS may move. All methods
 // are safe for concurrent use.
 type ProducerPool struct {
+	publishing // the publish methods, bound to do and doAsync
+
 	nodes []*poolNode
 	cfg   Config
 	lim   limits
@@ -47,6 +49,9 @@ type ProducerPool struct {
 	rr    atomic.Uint64
 
 	mail *mailer // delivers asynchronous results
+
+	quit      chan struct{} // closed by Stop: the watch goroutine exits
+	watchDone chan struct{} // closed when it has
 
 	mu       sync.Mutex
 	stopping bool           // guarded by mu
@@ -66,10 +71,13 @@ func NewProducerPool(addrs []string, config *Config) (*ProducerPool, error) {
 		return nil, fmt.Errorf("%w: a pool needs 1 to 64 nsqd addresses, got %d", ErrInvalidConfig, len(addrs))
 	}
 	pp := &ProducerPool{
-		cfg:  *config,
-		mail: newMailer(),
+		cfg:       *config,
+		quit:      make(chan struct{}),
+		watchDone: make(chan struct{}),
 	}
 	pp.cfg.setDefaults()
+	pp.mail = newMailer(pp.cfg.MaxQueued)
+	pp.publishing = publishing{sync: pp.do, async: pp.doAsync}
 	pp.lim = limits{maxMsgSize: pp.cfg.MaxMsgSize, maxBodySize: pp.cfg.MaxBodySize, maxDeferDelay: pp.cfg.MaxDeferDelay}
 	pp.log = &logState{addr: "pool", slog: pp.cfg.Logger}
 	for _, addr := range addrs {
@@ -79,6 +87,7 @@ func NewProducerPool(addrs []string, config *Config) (*ProducerPool, error) {
 		}
 		pp.nodes = append(pp.nodes, &poolNode{p: p})
 	}
+	go pp.watch()
 	return pp, nil
 }
 
@@ -89,53 +98,6 @@ func (pp *ProducerPool) String() string {
 		addrs[i] = n.p.addr
 	}
 	return strings.Join(addrs, ",")
-}
-
-// Publish publishes body to topic on one node, as Producer.Publish.
-func (pp *ProducerPool) Publish(topic string, body []byte) error {
-	return pp.PublishContext(context.Background(), topic, body)
-}
-
-// PublishContext is Publish bounded by ctx, as Producer.PublishContext.
-func (pp *ProducerPool) PublishContext(ctx context.Context, topic string, body []byte) error {
-	return pp.do(ctx, command{kind: cmdPUB, topic: topic, body: body})
-}
-
-// MultiPublish publishes the bodies to topic in one MPUB on one node.
-func (pp *ProducerPool) MultiPublish(topic string, body [][]byte) error {
-	return pp.MultiPublishContext(context.Background(), topic, body)
-}
-
-// MultiPublishContext is MultiPublish bounded by ctx.
-func (pp *ProducerPool) MultiPublishContext(ctx context.Context, topic string, body [][]byte) error {
-	return pp.do(ctx, command{kind: cmdMPUB, topic: topic, bodies: body})
-}
-
-// DeferredPublish publishes body to topic with a delay on one node.
-func (pp *ProducerPool) DeferredPublish(topic string, delay time.Duration, body []byte) error {
-	return pp.DeferredPublishContext(context.Background(), topic, delay, body)
-}
-
-// DeferredPublishContext is DeferredPublish bounded by ctx.
-func (pp *ProducerPool) DeferredPublishContext(ctx context.Context, topic string, delay time.Duration, body []byte) error {
-	return pp.do(ctx, command{kind: cmdDPUB, topic: topic, delay: delay, body: body})
-}
-
-// PublishAsync queues body for topic on one node and returns; the result,
-// after any retries on other nodes, arrives on doneChan as with
-// Producer.PublishAsync.
-func (pp *ProducerPool) PublishAsync(topic string, body []byte, doneChan chan *ProducerTransaction, args ...interface{}) error {
-	return pp.doAsync(command{kind: cmdPUB, topic: topic, body: body}, doneChan, args)
-}
-
-// MultiPublishAsync is MultiPublish with the result sent on doneChan.
-func (pp *ProducerPool) MultiPublishAsync(topic string, body [][]byte, doneChan chan *ProducerTransaction, args ...interface{}) error {
-	return pp.doAsync(command{kind: cmdMPUB, topic: topic, bodies: body}, doneChan, args)
-}
-
-// DeferredPublishAsync is DeferredPublish with the result sent on doneChan.
-func (pp *ProducerPool) DeferredPublishAsync(topic string, delay time.Duration, body []byte, doneChan chan *ProducerTransaction, args ...interface{}) error {
-	return pp.doAsync(command{kind: cmdDPUB, topic: topic, delay: delay, body: body}, doneChan, args)
 }
 
 // Ping pings every node and returns nil if at least one answered, or the
@@ -195,6 +157,9 @@ func (pp *ProducerPool) do(ctx context.Context, cmd command) error {
 		}
 		tried |= 1 << i
 		n := pp.nodes[i]
+		if err := n.p.model.check(&cmd); err != nil {
+			return err // over a limit this nsqd stated
+		}
 		err = n.p.run(ctx, cmd)
 		if !pp.retry(n, cmd.topic, err, ctx.Err() != nil) {
 			return err
@@ -244,6 +209,8 @@ func (pp *ProducerPool) Stop() {
 		}
 		wg.Wait()
 		pp.retries.Wait()
+		close(pp.quit)
+		<-pp.watchDone
 		pp.mail.stop(deadline)
 		pp.log.log(LogLevelInfo, "stopped")
 	})

@@ -3,6 +3,7 @@ package nsqpub
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // poolCall is the pool's record of one asynchronous publish while it is
@@ -26,6 +27,7 @@ func (pp *ProducerPool) doAsync(cmd command, doneChan chan *ProducerTransaction,
 	if err := pp.lim.check(&cmd); err != nil {
 		return err
 	}
+	pp.mail.admit(doneChan) // a caller whose channel is full waits here, alone
 	pc := &poolCall{pp: pp, cmd: cmd, done: doneChan, result: ProducerTransaction{Args: args}}
 	return pc.submit()
 }
@@ -34,20 +36,79 @@ func (pp *ProducerPool) doAsync(cmd command, doneChan chan *ProducerTransaction,
 // strategy's order, until one takes it. It returns nil, the error that
 // forbids going on, or pick's error when no node is left.
 func (pc *poolCall) submit() error {
+	if pc.submitNow() {
+		return nil
+	}
 	pp := pc.pp
 	for {
-		i, err := pp.pick(pc.tried)
+		i, err := pp.pickRoomy(pc.tried)
 		if err != nil {
 			return err
 		}
 		pc.tried |= 1 << i
 		pc.node = i
 		n := pp.nodes[i]
+		if err := n.p.model.check(&pc.cmd); err != nil {
+			return err // over a limit this nsqd stated
+		}
 		err = n.p.submitAsync(&tx{cmd: pc.cmd, call: pc})
 		if err == nil || !pp.retry(n, pc.cmd.topic, err, false) {
 			return err
 		}
 	}
+}
+
+// submitNow queues the publish on the first healthy node it has not tried
+// whose queue has room at once, so that a full node (frozen, or only busy)
+// holds up no one while another has room. It reports whether one took it.
+func (pc *poolCall) submitNow() bool {
+	t := &tx{cmd: pc.cmd, call: pc}
+	taken := false
+	pc.pp.eachUp(pc.tried, func(i int) bool {
+		n := pc.pp.nodes[i]
+		if n.p.model.check(&pc.cmd) != nil {
+			return false // submit reports it
+		}
+		// Both before the node can complete it; undone if it does not
+		// take it, and then nobody else has seen pc.
+		pc.node, pc.tried = i, pc.tried|1<<i
+		if taken = n.p.trySubmitAsync(t); !taken {
+			pc.tried &^= 1 << i
+		}
+		return taken
+	})
+	return taken
+}
+
+// pickRoomy returns the node pick would, but prefers one whose queue is not
+// full (a node not yet connected counts as not full: its dial is bounded).
+// When all are full, it returns the one whose oldest unanswered command is
+// the youngest: the one most likely answering, so that a waiting publish
+// does not wait on a frozen node while another drains.
+func (pp *ProducerPool) pickRoomy(tried uint64) (int, error) {
+	best, roomy := -1, -1
+	var bestSince time.Time
+	pp.eachUp(tried, func(i int) bool {
+		p := pp.nodes[i].p
+		if !p.queueFull() {
+			roomy = i
+			return true
+		}
+		if since := p.oldestUnanswered(); best < 0 || since.IsZero() || since.After(bestSince) {
+			best, bestSince = i, since
+			if since.IsZero() {
+				bestSince = time.Now()
+			}
+		}
+		return false
+	})
+	switch {
+	case roomy >= 0:
+		return roomy, nil
+	case best >= 0:
+		return best, nil
+	}
+	return 0, pp.noNodeError(tried)
 }
 
 // complete takes the result of the current attempt, from the goroutine of

@@ -1,6 +1,7 @@
 package nsqpub
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -68,6 +69,17 @@ func (p *Producer) nextDial() time.Time {
 // pick returns the index of the next node to try, skipping the nodes in
 // tried and those waiting out a backoff.
 func (pp *ProducerPool) pick(tried uint64) (int, error) {
+	picked := -1
+	pp.eachUp(tried, func(i int) bool { picked = i; return true })
+	if picked < 0 {
+		return 0, pp.noNodeError(tried)
+	}
+	return picked, nil
+}
+
+// eachUp calls f for the nodes not in tried and not waiting out a backoff,
+// in the strategy's order, until f returns true.
+func (pp *ProducerPool) eachUp(tried uint64, f func(i int) bool) {
 	now := time.Now()
 	k := len(pp.nodes)
 	start := 0
@@ -76,18 +88,17 @@ func (pp *ProducerPool) pick(tried uint64) (int, error) {
 	}
 	for j := 0; j < k; j++ {
 		i := (start + j) % k
-		if tried&(1<<i) != 0 {
-			continue
-		}
-		n := pp.nodes[i]
-		n.mu.Lock()
-		up := !now.Before(n.downUntil)
-		n.mu.Unlock()
-		if up {
-			return i, nil
+		if tried&(1<<i) == 0 && pp.nodes[i].up(now) && f(i) {
+			return
 		}
 	}
-	return 0, pp.noNodeError(tried)
+}
+
+// up reports whether the node is not waiting out a backoff at now.
+func (n *poolNode) up(now time.Time) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return !now.Before(n.downUntil)
 }
 
 // noNodeError describes why no node is left to try.
@@ -150,4 +161,36 @@ func (pp *ProducerPool) Stats() PoolStats {
 		s.InFlight += ns.InFlight
 	}
 	return s
+}
+
+// errStalled is the cause of a connection a pool closed because nsqd stopped
+// answering it.
+var errStalled = errors.New("node stalled: nsqd stopped answering")
+
+// watch is the pool's goroutine. It judges each node by its answers,
+// whatever callers' contexts do: a node whose oldest unanswered command has
+// waited past StallTimeout is stalled (frozen, or overwhelmed). It is
+// skipped for a backoff like any failed node, and its connection is closed,
+// so that what it never wrote goes to other nodes (the node's own Producer
+// does not resend what a stall left: see fate). It exits when Stop closes
+// quit.
+func (pp *ProducerPool) watch() {
+	defer close(pp.watchDone)
+	tick := time.NewTicker(max(pp.cfg.StallTimeout/4, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-pp.quit:
+			return
+		case now := <-tick.C:
+			for _, n := range pp.nodes {
+				since := n.p.oldestUnanswered()
+				if waited := now.Sub(since); !since.IsZero() && waited > pp.cfg.StallTimeout {
+					err := fmt.Errorf("%w: %w (oldest command unanswered for %v)", ErrNotConnected, errStalled, waited.Round(time.Millisecond))
+					n.report(pp.log, "", err)
+					n.p.dropConn(err)
+				}
+			}
+		}
+	}
 }

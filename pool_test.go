@@ -168,3 +168,65 @@ func TestPoolCancelledContextIsNotANodeFailure(t *testing.T) {
 	pp.Stop()
 	good.check(t, 0)
 }
+
+// TestPoolRoutesAroundStalledNode: a node that takes commands and never
+// answers is judged stalled after StallTimeout, whatever callers do: the
+// pool marks it unhealthy and closes its connection; what it never wrote
+// goes to the other node, what it wrote is unknown, and later publishes go
+// to the other node at once.
+func TestPoolRoutesAroundStalledNode(t *testing.T) {
+	frozen, good := newFakeNSQD(t), newFastNSQD(t)
+	pp := newTestPool(t, []string{frozen.addr(), good.addr()}, &Config{PoolStrategy: Failover, StallTimeout: 100 * time.Millisecond})
+	const n = 100
+	done := make(chan *ProducerTransaction, n)
+	errc := async(func() error { return pp.PublishAsync("t", []byte("m"), done, 0) })
+	c := frozen.acceptIdentified()
+	if err := result(t, errc); err != nil {
+		t.Fatal(err)
+	}
+	c.readCommand() // written, never answered
+	for i := 1; i < n; i++ {
+		if err := pp.PublishAsync("t", []byte("m"), done, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outcomes := map[Outcome]int{}
+	for _, tr := range collect(t, done, n) {
+		outcomes[OutcomeOf(tr.Error)]++
+	}
+	if outcomes[OK] != n-1 || outcomes[Unknown] != 1 {
+		t.Fatalf("outcomes %v, want %d OK (moved to the other node) and 1 unknown (written to the frozen one)", outcomes, n-1)
+	}
+	if st := pp.Stats(); st.Nodes[0].Healthy || !st.Nodes[1].Healthy {
+		t.Fatalf("health: frozen %v, good %v", st.Nodes[0].Healthy, st.Nodes[1].Healthy)
+	}
+	if err := pp.Publish("t", []byte("m")); err != nil {
+		t.Fatalf("publish after the stall: %v", err)
+	}
+	pp.Stop()
+	good.check(t, n)
+}
+
+// TestPoolFullNodeHoldsUpNoOne: while one node's queue is full, async
+// publishes go to a node with room instead of waiting.
+func TestPoolFullNodeHoldsUpNoOne(t *testing.T) {
+	frozen, good := newFakeNSQD(t), newFastNSQD(t)
+	pp := newTestPool(t, []string{frozen.addr(), good.addr()}, &Config{PoolStrategy: Failover, MaxQueued: 1, StallTimeout: time.Hour})
+	const n = 200
+	done := make(chan *ProducerTransaction, n)
+	errc := async(func() error { return pp.PublishAsync("t", []byte("m"), done) })
+	c := frozen.acceptIdentified()
+	if err := result(t, errc); err != nil {
+		t.Fatal(err)
+	}
+	c.readCommand() // the frozen node's writer waits for this answer; its queue fills
+	for i := 1; i < n; i++ {
+		if err := pp.PublishAsync("t", []byte("m"), done); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// All but the few the frozen node holds (one written, one queued, at
+	// most one more in its writer's batch) reach the good node and are
+	// answered while the frozen node still holds its own.
+	collectOK(t, done, n-3)
+}

@@ -15,17 +15,20 @@ import (
 // share one connection and are written together.
 //
 // Ownership: addr, cfg, lim and dialCtx are set by NewProducer and read-only
-// after; ctr, log and mail guard themselves; live is written under mu and
+// after; ctr, log, mail and model guard themselves; live is written under mu and
 // read without it by publishers (a stale value is harmless: a dead
 // connection refuses the send, and the publisher then takes mu); the fields
 // after mu are guarded by it.
 type Producer struct {
-	addr string
-	cfg  Config
-	lim  limits
-	log  *logState
-	ctr  counters
-	mail *mailer // delivers asynchronous results
+	publishing // the publish methods, bound to do and doAsync
+
+	addr  string
+	cfg   Config
+	lim   limits
+	log   *logState
+	ctr   counters
+	mail  *mailer // delivers asynchronous results
+	model model   // what was learned of nsqd
 
 	dialCtx    context.Context // cancelled by Stop
 	cancelDial context.CancelFunc
@@ -64,8 +67,10 @@ func NewProducer(addr string, config *Config) (*Producer, error) {
 	if addr == "" {
 		return nil, fmt.Errorf("%w: empty nsqd address", ErrInvalidConfig)
 	}
-	p := &Producer{addr: addr, cfg: *config, log: &logState{addr: addr, slog: config.Logger}, mail: newMailer()}
+	p := &Producer{addr: addr, cfg: *config, log: &logState{addr: addr, slog: config.Logger}}
 	p.cfg.setDefaults()
+	p.mail = newMailer(p.cfg.MaxQueued)
+	p.publishing = publishing{sync: p.do, async: p.doAsync}
 	p.cfg.TlsConfig = config.TlsConfig.Clone() // later changes to the caller's copy do not leak in
 	p.lim = limits{maxMsgSize: p.cfg.MaxMsgSize, maxBodySize: p.cfg.MaxBodySize, maxDeferDelay: p.cfg.MaxDeferDelay}
 	p.dialCtx, p.cancelDial = context.WithCancel(context.Background())
@@ -74,72 +79,6 @@ func NewProducer(addr string, config *Config) (*Producer, error) {
 
 // String returns the nsqd address the Producer publishes to.
 func (p *Producer) String() string { return p.addr }
-
-// Publish publishes body to topic and waits for nsqd's answer. It returns nil
-// only when nsqd answered OK. Errors: a validation error (ErrInvalidTopic,
-// ErrEmptyBody, ErrMessageTooLarge) before anything is sent; *ServerError
-// when nsqd rejected it; ErrNotConnected (wrapped) when it was not executed;
-// ErrUnknownOutcome (wrapped) when the connection ended before the answer;
-// ErrStopped after Stop. body must not be modified until Publish returns.
-func (p *Producer) Publish(topic string, body []byte) error {
-	return p.PublishContext(context.Background(), topic, body)
-}
-
-// PublishContext is Publish bounded by ctx. If ctx ends before the command
-// is written, the command is never sent and ctx.Err() is returned; if it
-// ends after, the returned error wraps both ErrUnknownOutcome and ctx.Err().
-func (p *Producer) PublishContext(ctx context.Context, topic string, body []byte) error {
-	return p.do(ctx, command{kind: cmdPUB, topic: topic, body: body})
-}
-
-// MultiPublish publishes every body to topic in one MPUB and waits for
-// nsqd's answer, which covers them all: nsqd queues all or none. Besides
-// Publish's errors it returns ErrEmptyBatch and ErrBatchTooLarge. The slices
-// must not be modified until it returns.
-func (p *Producer) MultiPublish(topic string, body [][]byte) error {
-	return p.MultiPublishContext(context.Background(), topic, body)
-}
-
-// MultiPublishContext is MultiPublish bounded by ctx, as PublishContext.
-func (p *Producer) MultiPublishContext(ctx context.Context, topic string, body [][]byte) error {
-	return p.do(ctx, command{kind: cmdMPUB, topic: topic, bodies: body})
-}
-
-// DeferredPublish publishes body to topic to be delivered after delay
-// (0 to MaxDeferDelay, sent in whole milliseconds) and waits for nsqd's
-// answer. Besides Publish's errors it returns ErrInvalidDelay.
-func (p *Producer) DeferredPublish(topic string, delay time.Duration, body []byte) error {
-	return p.DeferredPublishContext(context.Background(), topic, delay, body)
-}
-
-// DeferredPublishContext is DeferredPublish bounded by ctx, as PublishContext.
-func (p *Producer) DeferredPublishContext(ctx context.Context, topic string, delay time.Duration, body []byte) error {
-	return p.do(ctx, command{kind: cmdDPUB, topic: topic, delay: delay, body: body})
-}
-
-// PublishAsync queues body for topic and returns without waiting for nsqd.
-// The result arrives on doneChan as a *ProducerTransaction carrying args; a
-// nil doneChan drops it. Results for one doneChan arrive in the order nsqd
-// answered; while doneChan is full they wait for it, delaying nobody else's,
-// and those still waiting when Stop's StopTimeout has passed are dropped.
-// It blocks while MaxQueued publishes are already waiting. It returns validation errors, connection errors and
-// ErrStopped directly, and then nothing is sent on doneChan. body must not
-// be modified until the result arrives.
-func (p *Producer) PublishAsync(topic string, body []byte, doneChan chan *ProducerTransaction, args ...interface{}) error {
-	return p.doAsync(command{kind: cmdPUB, topic: topic, body: body}, doneChan, args)
-}
-
-// MultiPublishAsync is MultiPublish with the result sent on doneChan, as
-// PublishAsync.
-func (p *Producer) MultiPublishAsync(topic string, body [][]byte, doneChan chan *ProducerTransaction, args ...interface{}) error {
-	return p.doAsync(command{kind: cmdMPUB, topic: topic, bodies: body}, doneChan, args)
-}
-
-// DeferredPublishAsync is DeferredPublish with the result sent on doneChan,
-// as PublishAsync.
-func (p *Producer) DeferredPublishAsync(topic string, delay time.Duration, body []byte, doneChan chan *ProducerTransaction, args ...interface{}) error {
-	return p.doAsync(command{kind: cmdDPUB, topic: topic, delay: delay, body: body}, doneChan, args)
-}
 
 // Ping connects if not connected and writes a NOP, as go-nsq's Ping does. It
 // returns the connection or write error, or ErrStopped.
@@ -154,11 +93,20 @@ func (p *Producer) PingContext(ctx context.Context) error {
 
 // do validates a publish and runs it.
 func (p *Producer) do(ctx context.Context, cmd command) error {
-	if err := p.lim.check(&cmd); err != nil {
+	if err := p.check(&cmd); err != nil {
 		p.ctr.failed(err, cmd.count())
 		return err
 	}
 	return p.run(ctx, cmd)
+}
+
+// check validates a publish against the Config's limits and what nsqd has
+// said of its own.
+func (p *Producer) check(cmd *command) error {
+	if err := p.lim.check(cmd); err != nil {
+		return err
+	}
+	return p.model.check(cmd)
 }
 
 // run sends cmd on a pooled transaction and waits for its result or ctx.
@@ -170,59 +118,115 @@ func (p *Producer) run(ctx context.Context, cmd command) error {
 		}
 		return err
 	}
-	t := newSyncTx(cmd)
-	if cmd.count() > 0 {
-		t.ctr = &p.ctr
-		p.ctr.inFlight.Add(1) // before the writer can complete it
-	}
+	t := newSyncTx(p, cmd)
+	t.begin() // before the writer can complete it
 	if err := p.enqueue(ctx, t); err != nil {
-		if t.ctr != nil {
-			p.ctr.record(err, cmd.count())
-		}
+		t.record(err)
 		t.recycle()
 		return err
 	}
 	select {
 	case <-t.wait:
-		err := t.err
+		err := t.result.Error
 		t.recycle()
 		return err
 	case <-ctx.Done():
-		if !t.abandon() {
-			// Taken by a connection, which will complete it later; it is
-			// not recycled, since the connection still holds it.
-			return fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())
-		}
-		err := ctx.Err()
-		if t.maybeQueued {
-			err = fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
-		}
-		if t.ctr != nil {
-			t.ctr.record(err, cmd.count())
-		}
-		return err
+		return p.giveUp(ctx, t)
 	}
+}
+
+// giveUp ends a synchronous publish whose context ended before its result
+// came. Whichever state t is in decides, and each is claimed atomically:
+// still queued (never written): abandoned, and ctx.Err() is returned,
+// marked unknown if an earlier connection wrote it; taken by a connection:
+// given up, unknown; finished meanwhile: its result.
+func (p *Producer) giveUp(ctx context.Context, t *tx) error {
+	var err error
+	for {
+		if t.abandon() {
+			err = ctx.Err()
+			if t.maybeQueued {
+				err = fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
+			}
+			break
+		}
+		if t.giveUp() {
+			// The connection still holds t, so it is not recycled.
+			err = fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())
+			break
+		}
+		if t.state.Load() == txDone {
+			<-t.wait
+			err = t.result.Error
+			t.recycle()
+			return err
+		}
+	}
+	t.record(err)
+	return err
 }
 
 // doAsync validates a publish and queues it with doneChan.
 func (p *Producer) doAsync(cmd command, doneChan chan *ProducerTransaction, args []interface{}) error {
-	if err := p.lim.check(&cmd); err != nil {
+	if err := p.check(&cmd); err != nil {
 		p.ctr.failed(err, cmd.count())
 		return err
 	}
-	t := &tx{cmd: cmd, done: doneChan, mail: p.mail, result: ProducerTransaction{Args: args}}
+	p.mail.admit(doneChan) // a caller whose channel is full waits here, alone
+	t := &tx{cmd: cmd, done: doneChan, result: ProducerTransaction{Args: args}}
 	return p.submitAsync(t)
 }
 
 // submitAsync queues a validated asynchronous transaction.
 func (p *Producer) submitAsync(t *tx) error {
-	t.ctr = &p.ctr
-	p.ctr.inFlight.Add(1) // before the writer can complete it
+	t.p = p
+	t.begin() // before the writer can complete it
 	if err := p.enqueue(context.Background(), t); err != nil {
-		p.ctr.record(err, t.cmd.count())
+		t.record(err)
 		return err
 	}
 	return nil
+}
+
+// oldestUnanswered returns when the live connection pushed the oldest
+// command nsqd has not answered yet, or the zero time.
+func (p *Producer) oldestUnanswered() time.Time {
+	if c := p.live.Load(); c != nil {
+		return c.win.oldest()
+	}
+	return time.Time{}
+}
+
+// queueFull reports whether the live connection's queue is full.
+func (p *Producer) queueFull() bool {
+	c := p.live.Load()
+	return c != nil && len(c.txCh) == cap(c.txCh)
+}
+
+// dropConn fails the live connection with err, if there is one.
+func (p *Producer) dropConn(err error) {
+	p.mu.Lock()
+	c := p.conn
+	p.mu.Unlock()
+	if c != nil {
+		c.fail(err)
+	}
+}
+
+// trySubmitAsync queues a validated asynchronous transaction on the live
+// connection if its queue has room at once, and reports whether it did.
+func (p *Producer) trySubmitAsync(t *tx) bool {
+	c := p.live.Load()
+	if c == nil || c.dead() {
+		return false
+	}
+	t.p = p
+	t.begin() // before the writer can complete it
+	if c.send(nil, t) == nil {
+		return true
+	}
+	t.unbegin()
+	return false
 }
 
 // enqueue hands t to the connection's writer, connecting first if needed.
@@ -284,7 +288,7 @@ func (p *Producer) getConn(ctx context.Context) (*conn, error) {
 func (p *Producer) dial(a *dialAttempt) {
 	defer p.dials.Done()
 	p.log.log(LogLevelDebug, "connecting")
-	c, err := dialConn(p.dialCtx, p.addr, &p.cfg, p.log, p.connExited)
+	c, err := dialConn(p.dialCtx, connParams{addr: p.addr, cfg: &p.cfg, log: p.log, model: &p.model, onExit: p.connExited})
 	p.mu.Lock()
 	p.dialing = nil
 	if err == nil {

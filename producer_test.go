@@ -202,6 +202,7 @@ func TestStopWhileDialing(t *testing.T) {
 // every publish completes.
 func TestStopBoundedWhenWindowFull(t *testing.T) {
 	f, p := fakeProducer(t, &Config{MaxInFlight: 1, MaxQueued: 1, StopTimeout: 100 * time.Millisecond})
+	trust(&p.model, "a", "b", "c", "d") // pipelined, none waits alone
 	done := make(chan *ProducerTransaction, 8)
 	errc := async(func() error { return p.PublishAsync("a", []byte("1"), done) })
 	c := f.acceptIdentified()

@@ -1,6 +1,7 @@
 package nsqpub
 
 import (
+	"context"
 	"errors"
 	"testing"
 )
@@ -37,4 +38,30 @@ func TestProducerStats(t *testing.T) {
 		t.Fatalf("after Stop: %+v", s)
 	}
 	f.check(t, 18)
+}
+
+// TestStatsCountWhatCallersWereTold: a publish whose context ends after it
+// was written is counted unknown, as its caller was told, even though nsqd
+// answers it later; nothing stays in flight.
+func TestStatsCountWhatCallersWereTold(t *testing.T) {
+	f, p := fakeProducer(t, nil)
+	trust(&p.model, "t")
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := async(func() error { return p.PublishContext(ctx, "t", []byte("m")) })
+	c := f.acceptIdentified()
+	c.readCommand() // written
+	cancel()
+	if err := result(t, errc); !errors.Is(err, ErrUnknownOutcome) {
+		t.Fatalf("context ended after the write: %v, want ErrUnknownOutcome", err)
+	}
+	c.sendOK() // nsqd answers after the caller gave up
+	errc = async(func() error { return p.Publish("t", []byte("n")) })
+	c.readCommand()
+	c.sendOK()
+	if err := result(t, errc); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Stats(); s.Published != 1 || s.Unknown != 1 || s.InFlight != 0 {
+		t.Fatalf("published %d, unknown %d, in flight %d; want 1, 1, 0", s.Published, s.Unknown, s.InFlight)
+	}
 }

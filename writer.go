@@ -22,10 +22,13 @@ type window struct {
 }
 
 // sent is a command in flight: the transaction that heads it (with any
-// merged behind it) and its body size on the wire.
+// merged behind it), its body size on the wire, and its shape, for the
+// model to learn from nsqd's answer.
 type sent struct {
-	t    *tx
-	wire int
+	t     *tx
+	wire  int
+	shape shape
+	at    time.Time // when it was pushed
 }
 
 func newWindow(maxCmds, maxBytes int) window {
@@ -40,13 +43,15 @@ func (w *window) push(s sent) bool {
 	if w.n == len(w.ring) || (w.n > 0 && w.bytes+s.wire > w.maxBytes) {
 		return false
 	}
+	s.at = time.Now()
 	w.ring[(w.head+w.n)%len(w.ring)] = s
 	w.n++
 	w.bytes += s.wire
 	return true
 }
 
-// pop removes the oldest command, and wakes a writer waiting for room.
+// pop removes the oldest command. The caller wakes the writer (wake) once
+// it has learned from the answer.
 func (w *window) pop() (sent, bool) {
 	w.mu.Lock()
 	if w.n == 0 {
@@ -59,11 +64,27 @@ func (w *window) pop() (sent, bool) {
 	w.n--
 	w.bytes -= s.wire
 	w.mu.Unlock()
+	return s, true
+}
+
+// wake tells a writer waiting for room or for an answer that something was
+// popped.
+func (w *window) wake() {
 	select {
 	case w.room <- struct{}{}:
 	default:
 	}
-	return s, true
+}
+
+// oldest returns when the oldest command in flight was pushed, or the zero
+// time if nothing is in flight.
+func (w *window) oldest() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.n == 0 {
+		return time.Time{}
+	}
+	return w.ring[w.head].at
 }
 
 // empty reports whether nothing is in flight.
@@ -179,10 +200,8 @@ func (c *conn) finishStop() error {
 			return err
 		}
 	}
-	for !c.win.empty() {
-		if err := c.waitRoom(); err != nil {
-			return err
-		}
+	if err := c.awaitAnswers(); err != nil {
+		return err
 	}
 	c.fail(ErrStopped)
 	return nil
@@ -212,18 +231,30 @@ func (c *conn) writeBatch() error {
 			continue
 		}
 		cmd := &t.cmd
-		if cmd.kind == cmdPUB && !t.solo {
-			var merged command
-			if merged, i = c.merge(t, i); len(merged.bodies) > 1 {
-				cmd = &merged
-			}
-		}
 		if !cmd.answered() {
 			c.nops = append(c.nops, t)
-		} else if err := c.pushWhenRoom(sent{t: t, wire: cmd.bodySize()}); err != nil {
+			c.scratch = cmd.writeTo(c.bw, c.scratch)
+			continue
+		}
+		sh := shapeOf(cmd)
+		suspect := c.model.suspect(sh)
+		if cmd.kind == cmdPUB && !t.solo && !suspect {
+			var merged command
+			if merged, i = c.merge(t, i); len(merged.bodies) > 1 {
+				cmd, sh = &merged, shapeOf(&merged)
+			}
+		}
+		if err := c.pushWhenRoom(sent{t: t, wire: cmd.bodySize(), shape: sh}); err != nil {
 			return c.cutBatch(start, err)
 		}
 		c.scratch = cmd.writeTo(c.bw, c.scratch)
+		if suspect {
+			// Nothing goes behind a suspect until nsqd has answered it: if
+			// nsqd refuses it and closes the connection, only it fails.
+			if err := c.awaitAnswers(); err != nil {
+				return c.cutBatch(i, err)
+			}
+		}
 	}
 	err := c.flush()
 	c.finishNops(err)
@@ -248,10 +279,13 @@ func (c *conn) cutBatch(i int, err error) error {
 func (c *conn) merge(t *tx, i int) (command, int) {
 	c.merged = append(c.merged[:0], t.cmd.body)
 	size, last := 8+len(t.cmd.body), t
+	limit := c.model.bodyLimit(c.cfg.MaxBodySize)
+	accepted := int(c.model.accSize.Load())
 	for ; i < len(c.batch); i++ {
 		u := c.batch[i]
-		if u.cmd.kind != cmdPUB || u.solo || u.cmd.topic != t.cmd.topic || size+4+len(u.cmd.body) > c.cfg.MaxBodySize {
-			break
+		if u.cmd.kind != cmdPUB || u.solo || u.cmd.topic != t.cmd.topic ||
+			size+4+len(u.cmd.body) > limit || len(u.cmd.body) > accepted {
+			break // a body larger than any accepted is a suspect: it goes alone
 		}
 		if u.take() {
 			last.next, last = u, u
@@ -273,7 +307,7 @@ func (c *conn) pushWhenRoom(s sent) error {
 			err = c.waitRoom()
 		}
 		if err != nil {
-			s.t.eachMember(func(u *tx) { u.state.Store(txQueued) })
+			s.t.eachMember(func(u *tx) { u.requeue() })
 			return err
 		}
 	}
@@ -303,6 +337,20 @@ func (c *conn) writeNOP() error {
 	nop := command{kind: cmdNOP}
 	c.scratch = nop.writeTo(c.bw, c.scratch)
 	return c.flush()
+}
+
+// awaitAnswers flushes and waits until nsqd has answered everything in
+// flight.
+func (c *conn) awaitAnswers() error {
+	if err := c.flush(); err != nil {
+		return err
+	}
+	for !c.win.empty() {
+		if err := c.waitRoom(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // finishNops completes the NOPs (Pings) written in this batch.

@@ -151,7 +151,7 @@ func TestRefusedMergedMPUBGoesSolo(t *testing.T) {
 		if l.kind != leftRefused || !l.merged {
 			t.Fatalf("member %q: %+v, want refused and merged", l.t.cmd.body, l)
 		}
-		err, resend := p.fate(l, c.err)
+		err, resend, _ := p.fate(l, c.err)
 		var se *ServerError
 		if !resend || !l.t.solo || !errors.Is(err, ErrNotConnected) || errors.As(err, &se) {
 			t.Fatalf("member %q: resend %v, solo %v, error %v", l.t.cmd.body, resend, l.t.solo, err)
@@ -195,49 +195,64 @@ func TestMergedMPUBWithBigBodies(t *testing.T) {
 	f.check(t, n)
 }
 
-// TestFailedBatchForgetsWhatWasWritten: with a window of one command, the
-// writer waits for each answer before the next write. When the connection
-// dies while it waits, exit reports what is in flight unanswered and what
-// was never written unwritten, but never what was written and answered
-// earlier in the batch: its caller may already have reused it.
-func TestFailedBatchForgetsWhatWasWritten(t *testing.T) {
-	pr, pw := io.Pipe()
-	defer pr.Close()
-	cfg := NewConfig()
-	cfg.MaxInFlight = 1
-	c := newTestConn(t, cfg, pw)
-	var left []leftover
-	c.onExit = func(_ *conn, _ error, l []leftover) { left = l }
-	wait := make(chan *tx, 4)
-	first, second, third := pubTx("a", "1", wait), pubTx("b", "2", wait), pubTx("c", "3", wait)
-	c.batch = []*tx{first, second, third}
-	errc := make(chan error, 1)
-	go func() { errc <- c.writeBatch() }()
-
-	read := func(want string) {
-		t.Helper()
-		got := make([]byte, len(want))
-		if _, err := io.ReadFull(pr, got); err != nil || string(got) != want {
-			t.Fatalf("wrote %q (%v), want %q", got, err, want)
-		}
+// TestFailedBatchReportsOnlyUnwritten: the writer waits mid-batch, for room
+// in a window of one command, or for a suspect's answer (a topic nsqd has
+// not accepted yet, written with nothing behind it). When the connection
+// dies meanwhile, exit reports the second publish unanswered and the third
+// unwritten, but never the first: it was written and answered, and its
+// caller may already have reused it for a new publish.
+func TestFailedBatchReportsOnlyUnwritten(t *testing.T) {
+	tests := []struct {
+		name          string
+		maxInFlight   int
+		topics        [3]string
+		before, after string // written before the first answer, and after it
+	}{
+		{"window of one", 1, [3]string{"a", "b", "c"}, pubBytes("a", "1"), pubBytes("b", "2")},
+		{"suspect", 64, [3]string{"a", "new", "a"}, pubBytes("a", "1") + pubBytes("new", "2"), ""},
 	}
-	read(pubBytes("a", "1")) // flushed while the second waits for room
-	if err := c.handle(frameTypeResponse, frameOK); err != nil {
-		t.Fatal(err)
-	}
-	if r := <-wait; r != first {
-		t.Fatalf("answered %q, want the first publish", r.cmd.body)
-	}
-	first.state.Store(txQueued) // its caller reuses it for a new publish
-	read(pubBytes("b", "2"))    // flushed while the third waits for room
-	c.fail(errors.New("reading from nsqd: EOF"))
-	if err := <-errc; err == nil {
-		t.Fatal("writeBatch succeeded on a dead connection")
-	}
-	close(c.writerDone)
-	c.exit()
-	if len(left) != 2 || left[0].t != second || left[0].kind != leftUnanswered ||
-		left[1].t != third || left[1].kind != leftUnwritten {
-		t.Fatalf("left %+v, want the second unanswered and the third unwritten", left)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pr, pw := io.Pipe()
+			defer pr.Close()
+			cfg := NewConfig()
+			cfg.MaxInFlight = tt.maxInFlight
+			c := newTestConn(t, cfg, pw)
+			var left []leftover
+			c.onExit = func(_ *conn, _ error, l []leftover) { left = l }
+			wait := make(chan *tx, 4)
+			for i, topic := range tt.topics {
+				c.batch = append(c.batch, pubTx(topic, string(rune('1'+i)), wait))
+			}
+			first, second, third := c.batch[0], c.batch[1], c.batch[2]
+			errc := make(chan error, 1)
+			go func() { errc <- c.writeBatch() }()
+			read := func(want string) {
+				t.Helper()
+				got := make([]byte, len(want))
+				if _, err := io.ReadFull(pr, got); err != nil || string(got) != want {
+					t.Fatalf("wrote %q (%v), want %q", got, err, want)
+				}
+			}
+			read(tt.before)
+			if err := c.handle(frameTypeResponse, frameOK); err != nil {
+				t.Fatal(err)
+			}
+			if r := <-wait; r != first || r.result.Error != nil {
+				t.Fatalf("answered %q (%v), want the first publish", r.cmd.body, r.result.Error)
+			}
+			first.state.Store(txQueued) // its caller reuses it for a new publish
+			read(tt.after)
+			c.fail(errors.New("reading from nsqd: EOF"))
+			if err := <-errc; err == nil {
+				t.Fatal("writeBatch succeeded on a dead connection")
+			}
+			close(c.writerDone)
+			c.exit()
+			if len(left) != 2 || left[0].t != second || left[0].kind != leftUnanswered ||
+				left[1].t != third || left[1].kind != leftUnwritten {
+				t.Fatalf("left %+v, want the second unanswered and the third unwritten", left)
+			}
+		})
 	}
 }

@@ -1,0 +1,208 @@
+package nsqpub
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// model is what a Producer has learned about its nsqd from the answers it
+// got: the limits nsqd revealed when it refused something, and the largest
+// message, the longest delay and the topics it has accepted.
+//
+// The limits let publishes nsqd would refuse be refused locally, before
+// they can take neighbours with them; what was accepted tells the writer
+// which commands are suspects: a command with a message larger, a delay
+// longer or a topic other than anything accepted so far is written with
+// nothing pipelined behind it until nsqd has answered, so that if nsqd
+// refuses it (and closes the connection), only it fails.
+//
+// nsqd's own refusals end connections, and what was learned survives those.
+// Any other connection loss forgets it all (forget), since nsqd may have
+// been restarted with other flags.
+//
+// Every field is an atomic: the connection's reader writes, the writer and
+// publishers read. A stale read only makes a command a suspect once more,
+// or lets nsqd refuse what the local check would have.
+type model struct {
+	maxMsgSize  atomic.Int64 // learned --max-msg-size; 0: unknown
+	maxBodySize atomic.Int64 // learned --max-body-size; 0: unknown
+	accSize     atomic.Int64 // the largest message body nsqd accepted
+	accDelay    atomic.Int64 // the longest DPUB delay nsqd accepted, in ms
+	topics      atomic.Pointer[topicSet]
+}
+
+// topicSet is an immutable set of topic names; changes copy it.
+type topicSet map[string]struct{}
+
+// maxTopics bounds the accepted-topic set; past it the set starts afresh.
+const maxTopics = 4096
+
+// shape is what the model needs to know of a command in flight: its topic,
+// its largest message body and its delay (DPUB). The writer records it when
+// it pushes the command; the reader uses it on the answer.
+type shape struct {
+	topic   string
+	maxBody int
+	delay   time.Duration // DPUB only
+	dpub    bool
+}
+
+// shapeOf returns the shape of cmd.
+func shapeOf(cmd *command) shape {
+	s := shape{topic: cmd.topic, delay: cmd.delay, dpub: cmd.kind == cmdDPUB, maxBody: len(cmd.body)}
+	for _, b := range cmd.bodies {
+		s.maxBody = max(s.maxBody, len(b))
+	}
+	return s
+}
+
+// suspect reports whether nsqd has not yet accepted something like s.
+func (m *model) suspect(s shape) bool {
+	if int64(s.maxBody) > m.accSize.Load() || (s.dpub && s.delay.Milliseconds() > m.accDelay.Load()) {
+		return true
+	}
+	topics := m.topics.Load()
+	if topics == nil {
+		return true
+	}
+	_, ok := (*topics)[s.topic]
+	return !ok
+}
+
+// accepted records that nsqd answered OK to a command shaped s.
+func (m *model) accepted(s shape) {
+	storeMax(&m.accSize, int64(s.maxBody))
+	if s.dpub {
+		storeMax(&m.accDelay, s.delay.Milliseconds())
+	}
+	for {
+		old := m.topics.Load()
+		if old != nil {
+			if _, ok := (*old)[s.topic]; ok {
+				return
+			}
+		}
+		set := topicSet{s.topic: {}}
+		if old != nil && len(*old) < maxTopics {
+			for t := range *old {
+				set[t] = struct{}{}
+			}
+		}
+		if m.topics.CompareAndSwap(old, &set) {
+			return
+		}
+	}
+}
+
+// refused learns from nsqd's refusal of a command shaped s: a limit the
+// error states, and that s's topic is a suspect again.
+func (m *model) refused(s shape, serr *ServerError) {
+	if limit, ok := statedLimit(serr.Message, "message too big "); ok && serr.Code == "E_BAD_MESSAGE" {
+		m.maxMsgSize.Store(limit)
+		if m.accSize.Load() > limit {
+			m.accSize.Store(limit)
+		}
+	}
+	if limit, ok := statedLimit(serr.Message, "body too big "); ok && serr.Code == "E_BAD_BODY" {
+		m.maxBodySize.Store(limit)
+	}
+	for {
+		old := m.topics.Load()
+		if old == nil {
+			return
+		}
+		if _, ok := (*old)[s.topic]; !ok {
+			return
+		}
+		set := make(topicSet, len(*old))
+		for t := range *old {
+			if t != s.topic {
+				set[t] = struct{}{}
+			}
+		}
+		if m.topics.CompareAndSwap(old, &set) {
+			return
+		}
+	}
+}
+
+// forget drops everything learned.
+func (m *model) forget() {
+	m.maxMsgSize.Store(0)
+	m.maxBodySize.Store(0)
+	m.accSize.Store(0)
+	m.accDelay.Store(0)
+	m.topics.Store(nil)
+}
+
+// bodyLimit returns the body size a merged MPUB may reach: configured, or
+// lower when nsqd said so.
+func (m *model) bodyLimit(configured int) int {
+	if l := m.maxBodySize.Load(); l > 0 && l < int64(configured) {
+		return int(l)
+	}
+	return configured
+}
+
+// msgLimit returns the message size a publish may have: configured, or
+// lower when nsqd said so.
+func (m *model) msgLimit(configured int) int {
+	if l := m.maxMsgSize.Load(); l > 0 && l < int64(configured) {
+		return int(l)
+	}
+	return configured
+}
+
+// statedLimit finds "<what>N > MAX" in msg, as nsqd states its limits
+// ("PUB message too big 101 > 100", "MPUB body too big 1044 > 1000"), and
+// returns MAX.
+func statedLimit(msg, what string) (int64, bool) {
+	_, rest, ok := strings.Cut(msg, what)
+	if !ok {
+		return 0, false
+	}
+	_, limit, ok := strings.Cut(rest, " > ")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(limit), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// storeMax raises a to v if v is larger.
+func storeMax(a *atomic.Int64, v int64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// check refuses a publish that nsqd has said it would refuse: a message over
+// its --max-msg-size (ErrMessageTooLarge) or an MPUB over its
+// --max-body-size (ErrBatchTooLarge), each with the limit nsqd stated.
+func (m *model) check(cmd *command) error {
+	if l := m.maxMsgSize.Load(); l > 0 {
+		for i, b := range cmd.bodies {
+			if int64(len(b)) > l {
+				return fmt.Errorf("message %d: %w: %d > %d (nsqd's --max-msg-size, from its refusal)", i, ErrMessageTooLarge, len(b), l)
+			}
+		}
+		if int64(len(cmd.body)) > l && cmd.kind != cmdMPUB {
+			return fmt.Errorf("%w: %d > %d (nsqd's --max-msg-size, from its refusal)", ErrMessageTooLarge, len(cmd.body), l)
+		}
+	}
+	if l := m.maxBodySize.Load(); l > 0 && cmd.kind == cmdMPUB {
+		if n := mpubBodySize(cmd.bodies); int64(n) > l {
+			return fmt.Errorf("%w: %d > %d (nsqd's --max-body-size, from its refusal)", ErrBatchTooLarge, n, l)
+		}
+	}
+	return nil
+}
