@@ -30,14 +30,17 @@ type mailer struct {
 	space   *sync.Cond                             // on mu: a mailbox shrank or went
 	boxes   map[chan *ProducerTransaction]*mailbox // the mailboxes
 	dropped bool                                   // set by stop's deadline
+	spare   *mailbox                               // the last mailbox removed, for reuse
 	wg      sync.WaitGroup                         // mailbox goroutines
 	drop    chan struct{}                          // closed by stop when results may be dropped
 }
 
-// mailbox is the queue of results waiting for one done channel; guarded by
-// the mailer's mu.
+// mailbox is the queue of results waiting for one done channel: q is
+// guarded by the mailer's mu; hand is its goroutine's.
 type mailbox struct {
-	q []*ProducerTransaction
+	q      []*ProducerTransaction // waiting
+	inHand int                    // how many its goroutine took from q and has not all sent yet
+	hand   []*ProducerTransaction // the goroutine's: taken from q, being sent
 }
 
 // newMailer returns a mailer whose mailboxes hold up to limit results
@@ -48,8 +51,9 @@ func newMailer(limit int) *mailer {
 	return m
 }
 
-// admit waits while ch's mailbox holds limit results or more, until it
-// shrinks or results may be dropped. It is called by the publisher that is
+// admit waits while ch's mailbox holds limit results or more (counting a
+// batch its goroutine is sending until all of it is sent), until it shrinks
+// or results may be dropped. It is called by the publisher that is
 // about to publish with ch, never by a connection.
 func (m *mailer) admit(ch chan *ProducerTransaction) {
 	if ch == nil || m.active.Load() == 0 {
@@ -57,7 +61,7 @@ func (m *mailer) admit(ch chan *ProducerTransaction) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for b := m.boxes[ch]; b != nil && len(b.q) >= m.limit && !m.dropped; b = m.boxes[ch] {
+	for b := m.boxes[ch]; b != nil && len(b.q)+b.inHand >= m.limit && !m.dropped; b = m.boxes[ch] {
 		m.space.Wait()
 	}
 }
@@ -84,44 +88,56 @@ func (m *mailer) send(ch chan *ProducerTransaction, r *ProducerTransaction) {
 	if m.dropped {
 		return
 	}
-	b := &mailbox{q: []*ProducerTransaction{r}}
+	b := m.spare
+	if b == nil {
+		b = &mailbox{}
+	}
+	m.spare = nil
+	b.q = append(b.q[:0], r)
 	m.boxes[ch] = b
 	m.active.Add(1)
 	m.wg.Add(1)
 	go m.serve(ch, b)
 }
 
-// serve sends b's results on ch in order, and exits once b is empty (then
-// removed) or results may be dropped.
+// serve sends b's results on ch in order, taking all that wait at once, and
+// exits once b is empty (then removed) or results may be dropped.
 func (m *mailer) serve(ch chan *ProducerTransaction, b *mailbox) {
 	defer m.wg.Done()
 	for {
 		m.mu.Lock()
 		if len(b.q) == 0 {
-			m.remove(ch)
+			m.remove(ch, b)
 			m.mu.Unlock()
 			return
 		}
-		r := b.q[0]
-		b.q[0] = nil
-		b.q = b.q[1:]
+		b.hand, b.q = b.q, b.hand[:0]
+		b.inHand = len(b.hand)
 		m.space.Broadcast()
 		m.mu.Unlock()
-		select {
-		case ch <- r:
-		case <-m.drop:
-			m.mu.Lock()
-			m.remove(ch)
-			m.mu.Unlock()
-			return
+		for i, r := range b.hand {
+			select {
+			case ch <- r:
+				b.hand[i] = nil
+			case <-m.drop:
+				m.mu.Lock()
+				clear(b.hand)
+				m.remove(ch, b)
+				m.mu.Unlock()
+				return
+			}
 		}
 	}
 }
 
-// remove deletes ch's mailbox; mu is held.
-func (m *mailer) remove(ch chan *ProducerTransaction) {
+// remove deletes ch's mailbox b, keeping it for reuse; mu is held, and b's
+// goroutine touches it no more.
+func (m *mailer) remove(ch chan *ProducerTransaction, b *mailbox) {
 	delete(m.boxes, ch)
 	m.active.Add(-1)
+	clear(b.q)
+	b.q, b.inHand = b.q[:0], 0
+	m.spare = b
 	m.space.Broadcast()
 }
 

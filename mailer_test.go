@@ -110,7 +110,7 @@ func TestStalledDoneChannelDelaysNoOne(t *testing.T) {
 func TestMailerAdmit(t *testing.T) {
 	m := newMailer(2)
 	slow, never := make(chan *ProducerTransaction), make(chan *ProducerTransaction)
-	// One result is in the hand of the mailbox's goroutine, three wait.
+	// Four results wait for each channel, or are being sent.
 	for i := 0; i < 4; i++ {
 		m.send(slow, &ProducerTransaction{})
 		m.send(never, &ProducerTransaction{})
@@ -122,13 +122,15 @@ func TestMailerAdmit(t *testing.T) {
 		return done
 	}
 	slowAdmitted, neverAdmitted := admitted(slow), admitted(never)
-	<-slow // two or three wait: still full
+	<-slow // three wait or are being sent: still full
 	select {
 	case <-slowAdmitted:
 		t.Fatal("admitted while its mailbox held the limit")
 	default:
 	}
-	<-slow // soon one waits
+	<-slow
+	<-slow
+	<-slow // all read: the mailbox is gone
 	<-slowAdmitted
 	m.stop(time.Now().Add(10 * time.Millisecond))
 	<-neverAdmitted
