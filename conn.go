@@ -154,13 +154,9 @@ func newConn(l *link, pp connParams) *conn {
 	}
 }
 
-// errQueueFull is returned by send without a context when the queue is full.
-var errQueueFull = errors.New("queue full")
-
 // send queues t for the writer. It returns errConnClosed if the connection
 // no longer takes transactions, or ctx.Err() if ctx ends while the queue is
-// full; in both cases t was not queued. With a nil ctx it never waits, and
-// returns errQueueFull if the queue has no room at once.
+// full; in both cases t was not queued.
 func (c *conn) send(ctx context.Context, t *tx) error {
 	c.sendMu.RLock()
 	defer c.sendMu.RUnlock()
@@ -171,9 +167,6 @@ func (c *conn) send(ctx context.Context, t *tx) error {
 	case c.txCh <- t:
 		return nil
 	default:
-		if ctx == nil {
-			return errQueueFull
-		}
 	}
 	select {
 	case c.txCh <- t:

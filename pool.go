@@ -48,7 +48,8 @@ type ProducerPool struct {
 	log   *logState
 	rr    atomic.Uint64
 
-	mail *mailer // delivers asynchronous results
+	mail    *mailer       // delivers asynchronous results
+	refused atomic.Uint64 // messages refused by validation before any node was chosen
 
 	quit      chan struct{} // closed by Stop: the watch goroutine exits
 	watchDone chan struct{} // closed when it has
@@ -144,6 +145,7 @@ func (pp *ProducerPool) do(ctx context.Context, cmd command) error {
 		return ErrStopped
 	}
 	if err := pp.lim.check(&cmd); err != nil {
+		pp.refused.Add(uint64(cmd.count()))
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -158,6 +160,7 @@ func (pp *ProducerPool) do(ctx context.Context, cmd command) error {
 		tried |= 1 << i
 		n := pp.nodes[i]
 		if err := n.p.model.check(&cmd); err != nil {
+			n.p.ctr.failed(err, cmd.count())
 			return err // over a limit this nsqd stated
 		}
 		err = n.p.run(ctx, cmd)

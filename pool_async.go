@@ -25,6 +25,7 @@ func (pp *ProducerPool) doAsync(cmd command, doneChan chan *ProducerTransaction,
 		return ErrStopped
 	}
 	if err := pp.lim.check(&cmd); err != nil {
+		pp.refused.Add(uint64(cmd.count()))
 		return err
 	}
 	pp.mail.admit(doneChan) // a caller whose channel is full waits here, alone
@@ -33,12 +34,10 @@ func (pp *ProducerPool) doAsync(cmd command, doneChan chan *ProducerTransaction,
 }
 
 // submit queues the publish on the healthy nodes it has not tried, in the
-// strategy's order, until one takes it. It returns nil, the error that
+// strategy's order but passing over a node whose queue is full (frozen, or
+// only busy) while another has room, until one takes it. It returns nil, the error that
 // forbids going on, or pick's error when no node is left.
 func (pc *poolCall) submit() error {
-	if pc.submitNow() {
-		return nil
-	}
 	pp := pc.pp
 	for {
 		i, err := pp.pickRoomy(pc.tried)
@@ -49,6 +48,7 @@ func (pc *poolCall) submit() error {
 		pc.node = i
 		n := pp.nodes[i]
 		if err := n.p.model.check(&pc.cmd); err != nil {
+			n.p.ctr.failed(err, pc.cmd.count())
 			return err // over a limit this nsqd stated
 		}
 		err = n.p.submitAsync(&tx{cmd: pc.cmd, call: pc})
@@ -56,28 +56,6 @@ func (pc *poolCall) submit() error {
 			return err
 		}
 	}
-}
-
-// submitNow queues the publish on the first healthy node it has not tried
-// whose queue has room at once, so that a full node (frozen, or only busy)
-// holds up no one while another has room. It reports whether one took it.
-func (pc *poolCall) submitNow() bool {
-	t := &tx{cmd: pc.cmd, call: pc}
-	taken := false
-	pc.pp.eachUp(pc.tried, func(i int) bool {
-		n := pc.pp.nodes[i]
-		if n.p.model.check(&pc.cmd) != nil {
-			return false // submit reports it
-		}
-		// Both before the node can complete it; undone if it does not
-		// take it, and then nobody else has seen pc.
-		pc.node, pc.tried = i, pc.tried|1<<i
-		if taken = n.p.trySubmitAsync(t); !taken {
-			pc.tried &^= 1 << i
-		}
-		return taken
-	})
-	return taken
 }
 
 // pickRoomy returns the node pick would, but prefers one whose queue is not

@@ -94,6 +94,16 @@ func (pp *ProducerPool) eachUp(tried uint64, f func(i int) bool) {
 	}
 }
 
+// holdDown keeps the node skipped until at least until: a node that stalled
+// once is not probed again sooner than a stall takes to show.
+func (n *poolNode) holdDown(until time.Time) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.downUntil.Before(until) {
+		n.downUntil = until
+	}
+}
+
 // up reports whether the node is not waiting out a backoff at now.
 func (n *poolNode) up(now time.Time) bool {
 	n.mu.Lock()
@@ -135,7 +145,8 @@ type NodeStats struct {
 // Counts are per node, so a publish that failed on one node and was then
 // acknowledged by another counts as NotSent (or Unknown) on the first and
 // Published on the second: Published is what nsqd acknowledged, the
-// failure counts are failed attempts, not failed publishes.
+// failure counts are failed attempts, not failed publishes. Rejected also
+// counts the messages refused by validation before any node was chosen.
 type PoolStats struct {
 	Nodes                                 []NodeStats
 	Published, Rejected, NotSent, Unknown uint64
@@ -145,7 +156,7 @@ type PoolStats struct {
 // Stats returns a snapshot of every node's counters and health. It is cheap
 // and safe for concurrent use.
 func (pp *ProducerPool) Stats() PoolStats {
-	var s PoolStats
+	s := PoolStats{Rejected: pp.refused.Load()}
 	now := time.Now()
 	for _, n := range pp.nodes {
 		ns := NodeStats{ProducerStats: n.p.Stats()}
@@ -188,6 +199,7 @@ func (pp *ProducerPool) watch() {
 				if waited := now.Sub(since); !since.IsZero() && waited > pp.cfg.StallTimeout {
 					err := fmt.Errorf("%w: %w (oldest command unanswered for %v)", ErrNotConnected, errStalled, waited.Round(time.Millisecond))
 					n.report(pp.log, "", err)
+					n.holdDown(now.Add(pp.cfg.StallTimeout))
 					n.p.dropConn(err)
 				}
 			}

@@ -2,6 +2,7 @@ package nsqpub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -213,37 +214,26 @@ func (p *Producer) dropConn(err error) {
 	}
 }
 
-// trySubmitAsync queues a validated asynchronous transaction on the live
-// connection if its queue has room at once, and reports whether it did.
-func (p *Producer) trySubmitAsync(t *tx) bool {
-	c := p.live.Load()
-	if c == nil || c.dead() {
-		return false
-	}
-	t.p = p
-	t.begin() // before the writer can complete it
-	if c.send(nil, t) == nil {
-		return true
-	}
-	t.unbegin()
-	return false
-}
-
 // enqueue hands t to the connection's writer, connecting first if needed.
-// A connection that closes before taking t is replaced once, since t was
-// not sent.
+// A connection that closes before taking t is replaced, since t was not
+// sent: twice at most, except when nsqd closed it after refusing another
+// publish. Each such refusal settles a publish for good, so a burst of them
+// ends, and the publishes caught between them must not fail for it.
 func (p *Producer) enqueue(ctx context.Context, t *tx) error {
-	for attempt := 0; ; attempt++ {
+	for attempt := 0; ; {
 		c, err := p.getConn(ctx)
 		if err != nil {
 			return err
 		}
 		err = c.send(ctx, t)
-		if err != errConnClosed || attempt == 2 {
-			if err == errConnClosed {
-				err = fmt.Errorf("%w: %w", ErrNotConnected, err)
-			}
+		if err != errConnClosed {
 			return err
+		}
+		var refusal closedAfterError
+		if !errors.As(c.err, &refusal) {
+			if attempt++; attempt == 3 {
+				return fmt.Errorf("%w: %w", ErrNotConnected, err)
+			}
 		}
 	}
 }

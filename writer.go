@@ -231,6 +231,12 @@ func (c *conn) writeBatch() error {
 			continue
 		}
 		cmd := &t.cmd
+		if err := c.model.check(cmd); err != nil {
+			// Over a limit nsqd stated after it was queued: refused here,
+			// so that it costs no connection.
+			t.finish(err)
+			continue
+		}
 		if !cmd.answered() {
 			c.nops = append(c.nops, t)
 			c.scratch = cmd.writeTo(c.bw, c.scratch)

@@ -256,3 +256,26 @@ func TestFailedBatchReportsOnlyUnwritten(t *testing.T) {
 		})
 	}
 }
+
+// TestWriterRefusesOverLearnedLimit: a publish queued before nsqd stated its
+// --max-msg-size, and over it, is refused by the writer with
+// ErrMessageTooLarge and never written; its neighbours are written.
+func TestWriterRefusesOverLearnedLimit(t *testing.T) {
+	var out bytes.Buffer
+	c := newTestConn(t, NewConfig(), &out)
+	wait := make(chan *tx, 4)
+	big := pubTx("t", "0123456789", wait)
+	c.batch = []*tx{pubTx("t", "a", wait), big, pubTx("u", "b", wait)}
+	// nsqd refused a message for its size, then accepted small ones.
+	c.model.refused(shape{topic: "t", maxBody: 10}, &ServerError{Code: "E_BAD_MESSAGE", Message: "PUB message too big 10 > 5"})
+	c.model.accepted(shape{topic: "t", maxBody: 1})
+	if err := c.writeBatch(); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-wait; r != big || !errors.Is(r.result.Error, ErrMessageTooLarge) {
+		t.Fatalf("%q: %v, want the big one refused with ErrMessageTooLarge", r.cmd.body, r.result.Error)
+	}
+	if want := pubBytes("t", "a") + pubBytes("u", "b"); out.String() != want {
+		t.Fatalf("wrote %q, want %q", out.String(), want)
+	}
+}
