@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,25 +45,40 @@ func buildNSQPub(t *testing.T, dir string) string {
 // runNSQPub runs the command with stdin (nil: none) and args.
 func runNSQPub(t *testing.T, bin string, stdin io.Reader, args ...string) cmdRun {
 	t.Helper()
+	_, wait := startNSQPub(t, bin, stdin, args...)
+	return wait()
+}
+
+// startNSQPub starts the command with stdin (nil: none) and args, and
+// returns the process and a function that waits (at most cmdTimeout from
+// the start) for it to exit.
+func startNSQPub(t *testing.T, bin string, stdin io.Reader, args ...string) (*os.Process, func() cmdRun) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
+	t.Cleanup(cancel) // kills the process if the test ends before waiting
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
-	res := cmdRun{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
-	var exit *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("nsqpub %q did not exit within %v; stderr:\n%s", args, cmdTimeout, res.stderr)
-	case errors.As(err, &exit):
-		res.code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("running nsqpub: %v", err)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting nsqpub: %v", err)
 	}
-	t.Logf("nsqpub %s: exit %d in %v, stderr:\n%s", strings.Join(args, " "), res.code, res.elapsed.Round(time.Millisecond), res.stderr)
-	return res
+	return cmd.Process, func() cmdRun {
+		t.Helper()
+		err := cmd.Wait()
+		res := cmdRun{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+		var exit *exec.ExitError
+		switch {
+		case ctx.Err() != nil:
+			t.Fatalf("nsqpub %q did not exit within %v; stderr:\n%s", args, cmdTimeout, res.stderr)
+		case errors.As(err, &exit):
+			res.code = exit.ExitCode()
+		case err != nil:
+			t.Fatalf("running nsqpub: %v", err)
+		}
+		t.Logf("nsqpub %s: exit %d in %v, stderr:\n%s", strings.Join(args, " "), res.code, res.elapsed.Round(time.Millisecond), res.stderr)
+		return res
+	}
 }
 
 // wantOK fails unless the run exited 0 with just the summary on stderr.
@@ -74,7 +91,8 @@ func wantOK(t *testing.T, res cmdRun, summary string) {
 
 // TestCmd runs the nsqpub binary against real nsqd: input from stdin and
 // files, delimiters, a final record without its delimiter, --balance,
-// max_body_size, --rate accuracy and the exit statuses.
+// max_body_size, --rate accuracy, the exit statuses, bad records among
+// good ones, and SIGINT with input unread.
 func TestCmd(t *testing.T) {
 	bin := buildNSQPub(t, t.TempDir())
 
@@ -300,10 +318,10 @@ func TestCmd(t *testing.T) {
 			{manyIn + big + "\n" + manyIn, 601, append(slices.Clone(many), many...)},
 		} {
 			res = runNSQPub(t, bin, strings.NewReader(tc.input), "--topic", topic, "--nsqd-tcp-address", n.TCPAddr)
-			summary := fmt.Sprintf("nsqpub: published %d records to 1 nsqd (1 failed: 1 nsqd E_BAD_MESSAGE)\n", tc.n)
-			record := fmt.Sprintf("stdin record %d ", tc.n/2+1)
-			if res.code != 1 || !strings.HasSuffix(res.stderr, summary) || !strings.Contains(res.stderr, record) {
-				t.Errorf("with a record nsqd refuses among %d: exit %d, stderr %.2000q; want 1, %q and %q", tc.n, res.code, res.stderr, summary, record)
+			summary := fmt.Sprintf("nsqpub: published %d records to 1 nsqd; failed: 1 rejected (first: stdin record %d to %s: nsqd: E_BAD_MESSAGE ",
+				tc.n-1, tc.n/2+1, n.TCPAddr)
+			if res.code != 1 || !strings.HasPrefix(lastLine(res.stderr), summary) {
+				t.Errorf("with a record nsqd refuses among %d: exit %d, stderr %.2000q; want 1 and a summary starting %q", tc.n, res.code, res.stderr, summary)
 			}
 			want = append(want, tc.want...)
 		}
@@ -311,8 +329,9 @@ func TestCmd(t *testing.T) {
 		checkBodies(t, consume(t, n, topic, "ch", len(want)), want)
 
 		res = runNSQPub(t, bin, strings.NewReader("x\n"), "--topic", topic, "--nsqd-tcp-address", "127.0.0.1:1")
-		if res.code != 1 || !strings.Contains(res.stderr, "(1 failed: 1 not connected)") {
-			t.Errorf("with nsqd unreachable: exit %d, stderr %q; want 1", res.code, res.stderr)
+		unreachable := "nsqpub: published 0 records to 1 nsqd; failed: 1 not sent (first: stdin record 1 to 127.0.0.1:1: not connected"
+		if res.code != 1 || !strings.HasPrefix(lastLine(res.stderr), unreachable) {
+			t.Errorf("with nsqd unreachable: exit %d, stderr %q; want 1 and a summary starting %q", res.code, res.stderr, unreachable)
 		}
 		for _, args := range [][]string{
 			{"--nsqd-tcp-address", n.TCPAddr},                                                     // no --topic
@@ -328,6 +347,123 @@ func TestCmd(t *testing.T) {
 			t.Errorf("message_count %d, want %d: a usage error published something", s.MessageCount, len(want))
 		}
 	})
+
+	t.Run("bad records cost only themselves", func(t *testing.T) {
+		// 5,000 records, 2% of them (every 50th) over nsqd's
+		// --max-msg-size=1000, which nsqpub is not told: every good record
+		// reaches nsqd, on both nsqd or with --balance on one, and exactly
+		// the bad ones are reported, as rejected.
+		const total, every, limit = 5000, 50, 1000
+		bad := func(i int) bool { return i%every == every/2 }
+		// nsqd logs each refusal twice, once in this form.
+		refusal := regexp.MustCompile(`client\([^)]*\) - E_BAD_MESSAGE `)
+		var good []string
+		var in strings.Builder
+		for i := range total {
+			size := 6 + i*7919%(limit-5) // 6 to 1000 bytes
+			if bad(i) {
+				size = limit + 1 + i*7919%(4*limit)
+			}
+			rec := fmt.Sprintf("%05d:%s", i, strings.Repeat("x", size-6))
+			if !bad(i) {
+				good = append(good, rec)
+			}
+			in.WriteString(rec + "\n")
+		}
+		for _, tc := range []struct {
+			name    string
+			balance bool
+		}{
+			{"fan-out", false},
+			{"balance", true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				nodes := startPoolNodes(t, 2, fmt.Sprintf("--max-msg-size=%d", limit))
+				topic := topicName(t)
+				args := []string{"--topic", topic}
+				if tc.balance {
+					args = append(args, "--balance")
+				}
+				for _, n := range nodes {
+					n.CreateChannel(t, topic, "ch")
+					args = append(args, "--nsqd-tcp-address", n.TCPAddr)
+				}
+				res := runNSQPub(t, bin, strings.NewReader(in.String()), args...)
+				var per []string
+				var got [][]byte
+				var sum int64
+				refusals := 0
+				for _, n := range nodes {
+					count := n.Stats(t, topic).MessageCount
+					if !tc.balance && count != int64(len(good)) {
+						t.Errorf("nsqd %s: message_count %d, want %d", n.TCPAddr, count, len(good))
+					}
+					sum += count
+					per = append(per, fmt.Sprintf("%s: %d", n.TCPAddr, count))
+					got = append(got, consume(t, n, topic, "ch", int(count))...)
+					refusals += len(refusal.FindAllStringIndex(n.Output(), -1))
+				}
+				// Without --balance a record is published once both nsqd hold it.
+				want, published, failed, mode := slices.Concat(good, good), int64(len(good)), 2*(total-len(good)), ""
+				to := regexp.QuoteMeta(nodes[0].TCPAddr) + "|" + regexp.QuoteMeta(nodes[1].TCPAddr)
+				if tc.balance {
+					want, published, failed = good, sum, total-len(good)
+					mode = ", balanced (" + strings.Join(per, ", ") + ")"
+					to = regexp.QuoteMeta("the nsqd pool " + nodes[0].TCPAddr + "," + nodes[1].TCPAddr)
+				}
+				// The summary counts what nsqd counts; the first failure is a bad
+				// record, and rejected is the only outcome (one message, then the
+				// summary).
+				summary := regexp.MustCompile(fmt.Sprintf(`^nsqpub: published %d records to 2 nsqd%s; failed: %d rejected \(first: stdin record (\d+) to (%s): .+\)$`,
+					published, regexp.QuoteMeta(mode), failed, to))
+				first := 0 // the record named by the summary
+				if m := summary.FindStringSubmatch(lastLine(res.stderr)); m != nil {
+					first, _ = strconv.Atoi(m[1])
+				}
+				if res.code != 1 || !bad(first-1) || strings.Count(res.stderr, "\n") != 2 {
+					t.Errorf("exit %d, stderr %q; want 1, one message and a summary matching %s with a bad record", res.code, res.stderr, summary)
+				}
+				checkBodies(t, got, want)
+				t.Logf("RESULT cmd bad records %s: %d of %d records over --max-msg-size, %d failed publishes, %d published; nsqd refused %d times",
+					tc.name, total-len(good), total, failed, published, refusals)
+			})
+		}
+	})
+
+	t.Run("interrupt", func(t *testing.T) {
+		// SIGINT while --rate paces the records, with most of the input
+		// unread: nsqpub stops reading, waits for nsqd's answers to what it
+		// published, says how far it read, and exits 1.
+		n := startNSQD(t)
+		topic := topicName(t)
+		n.CreateChannel(t, topic, "ch")
+		const total = 1000
+		_, in := cmdRecords("int", total)
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The input fits the pipe's buffer, and the pipe stays open: more
+		// input may come.
+		defer pw.Close()
+		if _, err := pw.WriteString(in); err != nil {
+			t.Fatal(err)
+		}
+		proc, wait := startNSQPub(t, bin, pr, "--topic", topic, "--nsqd-tcp-address", n.TCPAddr, "--rate", "10")
+		pr.Close()
+		consume(t, n, topic, "ch", 1) // a record has reached nsqd: nsqpub is publishing
+		if err := proc.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		res := wait()
+		count := n.Stats(t, topic).MessageCount
+		summary := regexp.MustCompile(`^nsqpub: published (\d+) records? to 1 nsqd; interrupted: (\d+) records? read, input left unread\n$`)
+		m := summary.FindStringSubmatch(res.stderr)
+		if res.code != 1 || m == nil || m[1] != fmt.Sprint(count) || m[2] != m[1] || count >= total {
+			t.Errorf("exit %d, stderr %q, nsqd holds %d messages; want 1 and a summary matching %s with nsqd's count, below %d, read and published",
+				res.code, res.stderr, count, summary, total)
+		}
+	})
 }
 
 // cmdRecords returns n records "prefix-i" and the input of them on lines.
@@ -337,6 +473,12 @@ func cmdRecords(prefix string, n int) ([]string, string) {
 		recs[i] = fmt.Sprintf("%s-%d", prefix, i)
 	}
 	return recs, strings.Join(recs, "\n") + "\n"
+}
+
+// lastLine returns the last line of s, without its newline.
+func lastLine(s string) string {
+	s = strings.TrimSuffix(s, "\n")
+	return s[strings.LastIndex(s, "\n")+1:]
 }
 
 // loadAverage returns the system's load averages where /proc has them, for

@@ -32,7 +32,7 @@ func TestUsageErrors(t *testing.T) {
 		{"empty address", []string{"--topic", "t", "--nsqd-tcp-address", ""}, "empty --nsqd-tcp-address"},
 		{"unknown producer option", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--producer-opt", "no_such_option,1"}, "unknown option"},
 		{"bad producer option value", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--producer-opt", "max_msg_size,abc"}, "max_msg_size"},
-		{"invalid producer config", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--producer-opt", "max_msg_size,-5"}, "max_msg_size -5 must be positive"},
+		{"invalid producer config", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--producer-opt", "max_msg_size,-5"}, "invalid config: max_msg_size -5"},
 		{"long delimiter", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--delimiter", "ab"}, "must be one byte"},
 		{"empty delimiter", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--delimiter", ""}, "must be one byte"},
 		{"negative rate", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--rate", "-1"}, "--rate -1"},

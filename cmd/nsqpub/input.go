@@ -26,12 +26,18 @@ const (
 type record struct {
 	src  string // the input it came from: a file name or "stdin"
 	num  int    // 1-based position in src, counting empty records
-	body []byte // its bytes, a private copy; nil when size > the maximum
+	body []byte // its bytes, a private copy, cut to the splitter's keep
 	size int    // its length
+	acks int    // the sinks that acknowledged it (the publisher's goroutine only)
 }
 
-// where names r in a message.
-func (r *record) where() string { return fmt.Sprintf("%s record %d", r.src, r.num) }
+// where names r in a message, with its length when only a part was kept.
+func (r *record) where() string {
+	if len(r.body) < r.size {
+		return fmt.Sprintf("%s record %d (%d bytes, of which nsqpub kept %d)", r.src, r.num, r.size, len(r.body))
+	}
+	return fmt.Sprintf("%s record %d", r.src, r.num)
+}
 
 // chunk is what the reader hands to the publisher: records, or an error
 // about one input.
@@ -45,15 +51,16 @@ type chunk struct {
 type splitter struct {
 	br    *bufio.Reader
 	delim byte
-	max   int    // records longer than this are measured but not kept
+	keep  int    // the bytes kept of a record; longer ones are measured, and cut
 	slab  []byte // shared backing store for short records
 }
 
 // next returns the next record, without its delimiter, and its length.
 // The record is a copy that is never written again. A record longer than
-// max is consumed but returned as nil with its true length. A final record
-// with no delimiter is returned whole; then next returns io.EOF. On a read
-// error the partial record is dropped and the error returned.
+// keep is consumed whole but returned cut to its first keep bytes, with
+// its true length. A final record with no delimiter is returned whole;
+// then next returns io.EOF. On a read error the partial record is dropped
+// and the error returned.
 func (s *splitter) next() (rec []byte, n int, err error) {
 	var long []byte // the record so far, when it spans several reads
 	for first := true; ; first = false {
@@ -67,13 +74,10 @@ func (s *splitter) next() (rec []byte, n int, err error) {
 			return nil, 0, err
 		case err == io.EOF && n == 0:
 			return nil, 0, io.EOF
-		case n > s.max:
-			long = nil
 		case first && err != bufio.ErrBufferFull:
-			return s.copyOf(frag), n, nil
-		default:
-			long = append(long, frag...)
+			return s.copyOf(frag[:min(len(frag), s.keep)]), n, nil
 		}
+		long = append(long, frag[:min(len(frag), s.keep-len(long))]...)
 		if err != bufio.ErrBufferFull {
 			return long, n, nil
 		}
@@ -100,8 +104,8 @@ func (s *splitter) copyOf(b []byte) []byte {
 // stdin), splits them into records and sends them on out in chunks, then
 // closes out. An input that cannot be opened or read is reported as a chunk
 // with an error and the next one is read. It returns early once quit is
-// closed.
-func readInputs(inputs []string, stdin io.Reader, delim byte, max int, out chan<- chunk, quit <-chan struct{}) {
+// closed. Records longer than keep bytes are cut to keep (see splitter).
+func readInputs(inputs []string, stdin io.Reader, delim byte, keep int, out chan<- chunk, quit <-chan struct{}) {
 	defer close(out)
 	send := func(c chunk) bool {
 		select {
@@ -116,7 +120,7 @@ func readInputs(inputs []string, stdin io.Reader, delim byte, max int, out chan<
 	}
 	for _, name := range inputs {
 		if name == "-" {
-			if !readInput(stdin, "stdin", delim, max, send) {
+			if !readInput(stdin, "stdin", delim, keep, send) {
 				return
 			}
 			continue
@@ -128,7 +132,7 @@ func readInputs(inputs []string, stdin io.Reader, delim byte, max int, out chan<
 			}
 			continue
 		}
-		ok := readInput(f, name, delim, max, send)
+		ok := readInput(f, name, delim, keep, send)
 		f.Close()
 		if !ok {
 			return
@@ -141,8 +145,8 @@ func readInputs(inputs []string, stdin io.Reader, delim byte, max int, out chan<
 // when no more input is buffered, so that a slow input's records are
 // published as they come. It reports false if send did (the publisher has
 // gone).
-func readInput(r io.Reader, src string, delim byte, max int, send func(chunk) bool) bool {
-	sp := &splitter{br: bufio.NewReaderSize(r, readBufSize), delim: delim, max: max}
+func readInput(r io.Reader, src string, delim byte, keep int, send func(chunk) bool) bool {
+	sp := &splitter{br: bufio.NewReaderSize(r, readBufSize), delim: delim, keep: keep}
 	recs := make([]record, 0, chunkSize)
 	size := 0 // bytes kept by recs
 	for num := 1; ; num++ {

@@ -100,15 +100,15 @@ type errReader struct{ err error }
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // TestSplitter checks the record splitter with a tiny buffer, so that records
-// span several reads.
+// span several reads, and records longer than it keeps cut to keep bytes.
 func TestSplitter(t *testing.T) {
 	long := pattern(100, 0) // longer than the 16-byte test buffer
 	for _, tc := range []struct {
 		name  string
 		input string
-		max   int
+		keep  int
 		want  []string // "" stands for an empty record
-		sizes []int    // when set, the record lengths (for dropped records)
+		sizes []int    // when set, the record lengths (for cut records)
 	}{
 		{"empty", "", 1000, nil, nil},
 		{"delimiters only", "\n\n", 1000, []string{"", ""}, nil},
@@ -116,11 +116,12 @@ func TestSplitter(t *testing.T) {
 		{"no trailing", "a\nb", 1000, []string{"a", "b"}, nil},
 		{"long", "x\n" + long + "\n" + long, 1000, []string{"x", long, long}, nil},
 		{"exactly the buffer", pattern(16, 1) + "\n" + pattern(15, 2) + "\n", 1000, []string{pattern(16, 1), pattern(15, 2)}, nil},
-		{"too long kept out", "ok\n" + long + "\nok2", 50, []string{"ok", "", "ok2"}, []int{2, 100, 3}},
-		{"too long at the limit", pattern(50, 3) + "\n" + pattern(51, 4), 50, []string{pattern(50, 3), ""}, []int{50, 51}},
+		{"cut within one read", "abcdefgh\nxy", 5, []string{"abcde", "xy"}, []int{8, 2}},
+		{"cut over several reads", "ok\n" + long + "\nok2", 50, []string{"ok", long[:50], "ok2"}, []int{2, 100, 3}},
+		{"at the cut", pattern(50, 3) + "\n" + pattern(51, 4), 50, []string{pattern(50, 3), pattern(51, 4)[:50]}, []int{50, 51}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			recs, sizes := splitAll(t, tc.input, tc.max)
+			recs, sizes := splitAll(t, tc.input, tc.keep)
 			var got []string
 			for _, r := range recs {
 				got = append(got, string(r))
@@ -149,10 +150,10 @@ func TestSplitterCopiesAreIndependent(t *testing.T) {
 }
 
 // splitAll splits input on newlines with a 16-byte read buffer, keeping
-// records up to max bytes, and returns every record and its length.
-func splitAll(t *testing.T, input string, max int) (recs [][]byte, sizes []int) {
+// keep bytes of a record, and returns every record and its length.
+func splitAll(t *testing.T, input string, keep int) (recs [][]byte, sizes []int) {
 	t.Helper()
-	sp := &splitter{br: bufio.NewReaderSize(strings.NewReader(input), 16), delim: '\n', max: max}
+	sp := &splitter{br: bufio.NewReaderSize(strings.NewReader(input), 16), delim: '\n', keep: keep}
 	for {
 		rec, n, err := sp.next()
 		if err == io.EOF {

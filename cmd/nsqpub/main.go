@@ -37,23 +37,31 @@
 // Each record is published on its own with PublishAsync, up to 16384
 // publishes (and 64 MiB) awaiting nsqd's answer per nsqd (per pool with
 // --balance): the max_queued option defaults to 16384 here, and a lower
-// value shrinks that window. The library writes the records that wait
-// together as one MPUB, within max_body_size (set it to nsqd's
-// --max-body-size); when nsqd refuses such an MPUB for its body, the
-// library publishes its records again one by one, so that only a bad
-// record fails. A record nsqd (or the library, for example one larger than
-// max_msg_size) does not accept is counted and the next record is
-// published. At the end nsqpub prints a summary such as
+// value shrinks that window. Everything else about a publish is the
+// library's decision: it writes the records that wait together as one MPUB
+// (within max_body_size), refuses what nsqd has said it would refuse (it
+// learns nsqd's --max-msg-size and --max-body-size from nsqd's refusals),
+// and resends what another record's refusal or a lost connection kept
+// from executing, so that a bad record costs only itself. nsqpub counts
+// each result by its outcome (nsqpub.OutcomeOf) and publishes the next
+// record. A record longer than max_msg_size is read to its end but only
+// its first max_msg_size+1 bytes are kept, which the library refuses.
 //
-//	nsqpub: published 3 records to 2 nsqd (1 failed: 1 not connected)
+// At the end nsqpub prints a summary such as
 //
-// where the failures count record publishes, so with several nsqd a record
-// that fails on two of them counts twice. With --balance the summary adds
-// how many messages each nsqd acknowledged:
+//	nsqpub: published 4900 records to 1 nsqd; failed: 100 rejected (first: stdin record 18 to 127.0.0.1:4150: nsqd: E_BAD_MESSAGE PUB message too big 1200 > 1000)
+//
+// "published" counts the records nsqd acknowledged: by every nsqd, whose
+// counts follow in parentheses when they differ, or with --balance by one
+// of them, whose counts always follow:
 //
 //	nsqpub: published 3 records to 2 nsqd, balanced (127.0.0.1:4150: 2, 127.0.0.1:4152: 1)
 //
-// The first failure of each kind is also printed when it happens.
+// The failures are counted by outcome: rejected (refused by nsqd, or by the
+// library before sending), not sent (never executed) and unknown (written,
+// never answered), each with its first failure, which is also printed when
+// it happens. They count record publishes, so with several nsqd a record
+// that fails on two of them counts twice.
 //
 // With --rate N, record i is published no earlier than i/N seconds after
 // the first; the schedule is computed from that instant, so it does not
@@ -67,14 +75,15 @@
 // second, and erased before any other message.
 //
 // At the end of the input nsqpub waits for nsqd's answer to every publish
-// (the library resends what a lost connection left unsent) before it stops.
-// SIGINT or SIGTERM stops reading, and bounds that wait by the stop_timeout
-// option (5s by default); the summary is printed either way. A second
-// signal kills the program at once.
+// (and for the library's resends) before it stops. SIGINT or SIGTERM stops
+// reading, and bounds that wait by the stop_timeout option (5s by default);
+// the summary is printed either way, and if input was left unread it ends
+// with "; interrupted: N records read, input left unread", N counting the
+// records taken from the input. A second signal kills the program at once.
 //
 // Exit status: 0 when every record was acknowledged (by every nsqd, or with
-// --balance by one); 1 when a publish failed or an input could not be read;
-// 2 for a usage error.
+// --balance by one); 1 when a publish failed, an input could not be read,
+// or a signal left input unread; 2 for a usage error.
 package main
 
 import (

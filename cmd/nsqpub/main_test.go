@@ -34,6 +34,7 @@ type fakeNSQD struct {
 	errs    []error
 	closing bool
 	reject  string // a body answered with an E_BAD_MESSAGE error frame
+	silent  string // a body never answered: the connection closes
 	cmds    []int  // messages per accepted PUB or MPUB, in order
 }
 
@@ -136,11 +137,13 @@ func (f *fakeNSQD) commands() []int {
 	return slices.Clone(f.cmds)
 }
 
-// rejectBody makes the fake answer every PUB or MPUB that carries body with
-// E_BAD_MESSAGE and close the connection, as nsqd does with a bad message.
-func (f *fakeNSQD) rejectBody(body string) {
+// badBodies makes the fake answer every PUB or MPUB that carries reject
+// with E_BAD_MESSAGE and close the connection, as nsqd does with a bad
+// message, and close the connection without an answer on one that carries
+// silent (so that its outcome is unknown). "" is no body.
+func (f *fakeNSQD) badBodies(reject, silent string) {
 	f.mu.Lock()
-	f.reject = body
+	f.reject, f.silent = reject, silent
 	f.mu.Unlock()
 }
 
@@ -259,11 +262,17 @@ func (f *fakeNSQD) serve(c net.Conn) {
 			return
 		}
 		f.mu.Lock()
-		reject := f.reject
+		reject, silent := f.reject, f.silent
 		f.mu.Unlock()
-		if reject != "" && slices.ContainsFunc(bodies, func(b []byte) bool { return string(b) == reject }) {
+		carries := func(body string) bool {
+			return body != "" && slices.ContainsFunc(bodies, func(b []byte) bool { return string(b) == body })
+		}
+		if carries(reject) {
 			// As nsqd does: an error frame, then the connection closes.
 			c.Write(frame(1, "E_BAD_MESSAGE "+name+" rejected by the fake"))
+			return
+		}
+		if carries(silent) {
 			return
 		}
 		f.mu.Lock()
@@ -424,30 +433,43 @@ func writeFile(t *testing.T, name, content string) string {
 	return path
 }
 
-// TestInterruptStopsReadingAndWaitsForResults checks that cancelling (as
-// SIGINT does) stops reading, still collects the results of what was
-// published and exits 0 when nothing was lost.
-func TestInterruptStopsReadingAndWaitsForResults(t *testing.T) {
-	f := newFakeNSQD(t)
-	pr, pw := io.Pipe()
-	defer pw.Close() // releases the reader, still waiting for input
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		// Never more: the rest of the input is what the interrupt cuts off.
-		pw.Write([]byte("first\nsecond\n"))
-	}()
-	go func() {
-		f.waitMessages(2)
-		cancel()
-	}()
-	res := runCmd(t, ctx, pr, "--topic", "t", "--nsqd-tcp-address", f.addr())
-	wantBodies(t, f, "t", "first", "second")
-	if res.code != 0 {
-		t.Errorf("exit status %d, want 0: nothing was lost", res.code)
-	}
-	want := "nsqpub: interrupted: stopped reading input\nnsqpub: published 2 records to 1 nsqd\n"
-	if res.stderr != want {
-		t.Errorf("stderr %q, want %q", res.stderr, want)
+// TestInterruptLeavesInputUnread checks that cancelling (as SIGINT does)
+// while input is left unread, whether the command waits for more input or
+// for a record's slot under --rate, stops reading, still collects the
+// results of what was published, and exits 1 with a summary that counts
+// what nsqd acknowledged and says how many records were read.
+func TestInterruptLeavesInputUnread(t *testing.T) {
+	_, paced := numbered("r", 100)
+	for _, tc := range []struct {
+		name  string
+		input string // written on stdin, which stays open: more may come
+		extra []string
+		wait  int // messages the fake receives before the interrupt
+		most  int // messages it may receive in all
+	}{
+		{"waiting for input", "first\nsecond\n", nil, 2, 2},
+		{"paced", paced, []string{"--rate", "1"}, 1, 99},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeNSQD(t)
+			pr, pw := io.Pipe()
+			defer pw.Close() // releases the writer and the reader, still waiting
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go pw.Write([]byte(tc.input))
+			go func() {
+				f.waitMessages(tc.wait)
+				cancel()
+			}()
+			res := runCmd(t, ctx, pr, append([]string{"--topic", "t", "--nsqd-tcp-address", f.addr()}, tc.extra...)...)
+			n := int64(len(f.bodies("t")))
+			if n < int64(tc.wait) || n > int64(tc.most) {
+				t.Errorf("nsqd received %d messages, want %d to %d", n, tc.wait, tc.most)
+			}
+			want := fmt.Sprintf("nsqpub: published %s to 1 nsqd; interrupted: %s read, input left unread\n", count(n, "record"), count(n, "record"))
+			if res.code != 1 || res.stderr != want {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", res.code, res.stderr, want)
+			}
+		})
 	}
 }

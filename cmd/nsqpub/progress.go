@@ -99,7 +99,7 @@ func (p *publisher) startProgress() (stop func()) {
 				base := samples[0]
 				rate := float64(n-base.n) / now.Sub(base.at).Seconds()
 				p.errw.progress(fmt.Sprintf("nsqpub: %d records, %.0f/s, %d acknowledged, %d errors",
-					n, rate, p.acked.Load(), p.failed.Load()))
+					n, rate, p.published.Load(), p.failed.Load()))
 			}
 		}
 	}()

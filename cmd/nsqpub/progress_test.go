@@ -32,7 +32,8 @@ func TestProgressLineOnATerminal(t *testing.T) {
 	elapsed := time.Since(start)
 	wantBodies(t, f, "t", recs...)
 	const clear = "\r\x1b[K"
-	summary := "nsqpub: published 16 records to 1 nsqd (1 failed: 1 " + nsqpub.ErrMessageTooLarge.Error() + ")\n"
+	summary := "nsqpub: published 15 records to 1 nsqd; failed: 1 rejected (first: stdin record 16 (20 bytes, of which nsqpub kept 11) to " +
+		f.addr() + ": " + nsqpub.ErrMessageTooLarge.Error() + ": 11 > 10)\n"
 	before, ok := strings.CutSuffix(res.stderr, summary)
 	if !ok || !(strings.HasSuffix(before, "\n") || strings.HasSuffix(before, clear)) {
 		t.Fatalf("stderr does not end with the summary on a line of its own:\n%q", res.stderr)

@@ -6,21 +6,15 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/nsqpub/nsqpub"
 )
 
-// Publishing tuning.
-const (
-	// maxWindow is how many publishes per nsqd may await their result:
-	// enough records in flight for the library to write them as large
-	// MPUBs and keep nsqd busy (with 1024, 100-byte records go at about
-	// two thirds of the pace).
-	maxWindow = 16384
-	// resultGrace bounds the wait for results after every Producer stopped.
-	resultGrace = 5 * time.Second
-)
+// maxWindow is how many publishes per nsqd may await their result: enough
+// records in flight for the library to write them as large MPUBs and keep
+// nsqd busy (with 1024, 100-byte records go at about two thirds of the
+// pace).
+const maxWindow = 16384
 
 // maxWindowBytes bounds the bytes of the publishes awaiting their result per
 // nsqd (one record is always allowed), so that big records cannot hold
@@ -35,9 +29,9 @@ type sink interface {
 }
 
 // publisher hands each record to its sinks with PublishAsync and tallies
-// the results. The library writes the publishes that wait together as one
-// MPUB, and publishes again one by one the records of such an MPUB that
-// nsqd refused for its body, so that only a bad record fails.
+// the results. What to do with a publish (merge it, resend it, refuse it)
+// is the library's decision; the publisher only counts what each result
+// says, by nsqpub.OutcomeOf.
 type publisher struct {
 	topic  string
 	sinks  []sink
@@ -46,39 +40,43 @@ type publisher struct {
 	done   []chan *nsqpub.ProducerTransaction // per sink, capacity window
 	out    []int                              // per sink, publishes awaiting their result
 	outB   []int                              // per sink, the bytes of those publishes
+	acks   []int64                            // per sink, records it acknowledged
 	window int
-	maxMsg int
+	keep   int // bytes kept of a record (see newPublisher)
 	errw   *errWriter
 
-	records atomic.Int64   // records read and handed on (or failed at once)
-	acked   atomic.Int64   // record publishes nsqd acknowledged
-	failed  atomic.Int64   // record publishes that failed
-	kinds   map[string]int // failed record publishes by kind of error
-	order   []string       // the kinds, in order of first occurrence
+	records   atomic.Int64 // records taken from the input and handed on
+	published atomic.Int64 // records every sink acknowledged
+	failed    atomic.Int64 // record publishes that failed
+	fails     [nsqpub.Unknown + 1]tally
 }
 
 // newPublisher returns a publisher of topic to sinks, named by names in
-// messages, with cfg's limits.
+// messages, configured as cfg.
 func newPublisher(topic string, sinks []sink, names []string, cfg *nsqpub.Config, stderr io.Writer) *publisher {
 	p := &publisher{
 		topic:  topic,
 		sinks:  sinks,
 		names:  names,
 		window: maxWindow,
-		maxMsg: cfg.MaxMsgSize,
 		errw:   &errWriter{w: stderr},
-		kinds:  map[string]int{},
 		out:    make([]int, len(sinks)),
 		outB:   make([]int, len(sinks)),
+		acks:   make([]int64, len(sinks)),
 	}
 	if q := cfg.MaxQueued; q > 0 && q < p.window {
 		// Never more outstanding than the library queues: PublishAsync then
 		// never blocks on a full queue.
 		p.window = q
 	}
-	if p.maxMsg <= 0 {
-		p.maxMsg = nsqpub.DefaultMaxMsgSize
+	// The library refuses a message over MaxMsgSize, so a longer record is
+	// kept only up to one byte past it, which bounds the memory a record
+	// takes and is still refused.
+	maxMsg := cfg.MaxMsgSize
+	if maxMsg <= 0 {
+		maxMsg = nsqpub.DefaultMaxMsgSize
 	}
+	p.keep = maxMsg + 1
 	for range sinks {
 		p.done = append(p.done, make(chan *nsqpub.ProducerTransaction, p.window))
 	}
@@ -87,68 +85,78 @@ func newPublisher(topic string, sinks []sink, names []string, cfg *nsqpub.Config
 
 // run reads the inputs and publishes every record until the inputs end or
 // ctx does, then collects every result (see finish), prints the summary and
-// returns the exit status.
+// returns the exit status: 1 if a publish failed, an input could not be
+// read, or ctx ended with input left unread.
 func (p *publisher) run(ctx context.Context, inputs []string, stdin io.Reader, delim byte, rate int64) int {
 	chunks := make(chan chunk, 4)
 	quit := make(chan struct{})
-	go readInputs(inputs, stdin, delim, p.maxMsg, chunks, quit)
+	go readInputs(inputs, stdin, delim, p.keep, chunks, quit)
 	stopProgress := p.startProgress()
-	pace := &pacer{rate: rate}
-	inputErrs := 0
-	interrupted := false
-loop:
+	inputErrs, unread := p.publishAll(ctx, chunks, &pacer{rate: rate})
+	close(quit)
+	p.finish(ctx)
+	stopProgress()
+	p.summary(unread)
+	if p.failed.Load() > 0 || inputErrs > 0 || unread {
+		return 1
+	}
+	return 0
+}
+
+// publishAll publishes the records of chunks at pace's rate until chunks
+// closes, which the reader does at the end of the last input, or until ctx
+// ends. It returns how many inputs could not be read, and whether ctx
+// ended with input left unread: a record not handed on, or chunks still
+// open.
+func (p *publisher) publishAll(ctx context.Context, chunks <-chan chunk, pace *pacer) (inputErrs int, unread bool) {
 	for {
 		var c chunk
 		var ok bool
 		select {
-		case <-ctx.Done():
 		case c, ok = <-chunks:
-		}
-		if !ok {
-			interrupted = ctx.Err() != nil
-			break
+			if !ok {
+				return inputErrs, false
+			}
+		case <-ctx.Done():
+			return inputErrs, !ended(chunks)
 		}
 		if c.err != nil {
 			p.errw.printf("nsqpub: %v\n", c.err)
 			inputErrs++
 		}
 		for i := range c.recs {
-			if !pace.wait(ctx, c.at) || !p.add(ctx, &c.recs[i]) {
-				interrupted = true
-				break loop
+			if !pace.wait(ctx, c.at) {
+				return inputErrs, true
+			}
+			if !p.add(ctx, &c.recs[i]) {
+				return inputErrs, i+1 < len(c.recs) || !ended(chunks)
 			}
 		}
 		p.collect()
 	}
-	close(quit)
-	p.finish(ctx)
-	stopProgress()
-	if interrupted {
-		p.errw.printf("nsqpub: interrupted: stopped reading input\n")
-	}
-	p.summary()
-	if p.failed.Load() > 0 || inputErrs > 0 {
-		return 1
-	}
-	return 0
 }
 
-// add publishes one record to every sink; a record too big for
-// max_msg_size, which the reader did not keep, fails at once on every sink.
-// It reports false if ctx ended while it waited for a window; the sinks it
-// could not hand the record to then count it as failed.
+// ended reports whether chunks is closed and empty: the reader has read
+// every input to its end and every record was taken.
+func ended(chunks <-chan chunk) bool {
+	select {
+	case _, ok := <-chunks:
+		return !ok
+	default:
+		return false
+	}
+}
+
+// add publishes one record to every sink. It reports false if ctx ended
+// while it waited for a window; the sinks it could not hand the record to
+// then count it as not sent.
 func (p *publisher) add(ctx context.Context, r *record) bool {
 	p.records.Add(1)
-	if r.size > p.maxMsg {
-		for j := range p.sinks {
-			p.fail(j, r, fmt.Errorf("%w: %d > %d", nsqpub.ErrMessageTooLarge, r.size, p.maxMsg))
-		}
-		return true
-	}
 	for j := range p.sinks {
 		if !p.publishTo(ctx, j, r) {
+			err := fmt.Errorf("interrupted before it was published: %w", context.Cause(ctx))
 			for k := j; k < len(p.sinks); k++ {
-				p.fail(k, r, errInterrupted)
+				p.fail(k, r.where(), 1, err)
 			}
 			return false
 		}
@@ -169,7 +177,7 @@ func (p *publisher) publishTo(ctx context.Context, j int, r *record) bool {
 		}
 	}
 	if err := p.sinks[j].PublishAsync(p.topic, r.body, p.done[j], r); err != nil {
-		p.fail(j, r, err)
+		p.fail(j, r.where(), 1, err)
 		return true
 	}
 	p.out[j]++
@@ -192,16 +200,20 @@ func (p *publisher) collect() {
 	}
 }
 
-// result tallies the result of a publish to sink j.
+// result tallies the result of a publish to sink j. A record is published
+// once every sink has acknowledged it.
 func (p *publisher) result(j int, t *nsqpub.ProducerTransaction) {
 	r := t.Args[0].(*record)
 	p.out[j]--
 	p.outB[j] -= len(r.body)
 	if t.Error != nil {
-		p.fail(j, r, t.Error)
+		p.fail(j, r.where(), 1, t.Error)
 		return
 	}
-	p.acked.Add(1)
+	p.acks[j]++
+	if r.acks++; r.acks == len(p.sinks) {
+		p.published.Add(1)
+	}
 }
 
 // busy returns a sink with a publish awaiting its result, or -1.
@@ -214,14 +226,16 @@ func (p *publisher) busy() int {
 	return -1
 }
 
+// errNoResult is the failure of a publish whose result the library did not
+// deliver by the time it stopped, which it promises never happens.
+var errNoResult = fmt.Errorf("%w: no result when the library stopped", nsqpub.ErrUnknownOutcome)
+
 // finish collects the result of every publish still outstanding. Unless
-// ctx has ended, it first lets each run its course, including the
-// library's own resends after a lost connection (and the pool's on other
-// nodes), however long nsqd takes to answer or the connection to be
-// declared dead. Then, or as soon as ctx ends, it stops every sink at once:
-// each writes what is queued and waits for nsqd's answers up to its
-// StopTimeout, failing the rest. Results still missing resultGrace after
-// that, which the library does not allow, count as failed.
+// ctx has ended, it first lets each run its course, however long nsqd
+// takes to answer or the library to resend. Then, or as soon as ctx ends,
+// it stops every sink at once: each writes what is queued and waits for
+// nsqd's answers up to its StopTimeout, and delivers every result before
+// Stop returns (the done channels always have room for them).
 func (p *publisher) finish(ctx context.Context) {
 	for j := p.busy(); j >= 0 && ctx.Err() == nil; j = p.busy() {
 		select {
@@ -235,20 +249,11 @@ func (p *publisher) finish(ctx context.Context) {
 		wg.Go(s.Stop)
 	}
 	wg.Wait()
-	grace := time.NewTimer(resultGrace)
-	defer grace.Stop()
-	for j := p.busy(); j >= 0; j = p.busy() {
-		select {
-		case t := <-p.done[j]:
-			p.result(j, t)
-		case <-grace.C:
-			for k, n := range p.out {
-				if n > 0 {
-					p.failN(k, "records", n, errNoResult)
-					p.out[k], p.outB[k] = 0, 0
-				}
-			}
-			return
+	p.collect()
+	for j, n := range p.out {
+		if n > 0 {
+			p.fail(j, fmt.Sprintf("%d records", n), n, errNoResult)
+			p.out[j], p.outB[j] = 0, 0
 		}
 	}
 }

@@ -1,102 +1,89 @@
 package main
 
 import (
-	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/nsqpub/nsqpub"
 )
 
-// errInterrupted is the failure of a record that was read but could not be
-// handed to an nsqd before a signal arrived.
-var errInterrupted = errors.New("interrupted before publishing")
+// failedOutcomes are the outcomes of a failed publish, in the summary's
+// order.
+var failedOutcomes = []nsqpub.Outcome{nsqpub.Rejected, nsqpub.NotSent, nsqpub.Unknown}
 
-// errNoResult is the failure of a publish whose result did not arrive
-// within resultGrace after every producer stopped.
-var errNoResult = errors.New("no result after the producer stopped")
-
-// kindErrors are the errors that name a kind of failure, in the order
-// they are looked for: the library's sentinel errors by their text, and
-// (the nil entry) nsqd's errors by their code. A pool's failure wraps both
-// ErrNotConnected and ErrNoHealthyNode, and counts as the latter; a
-// publish whose outcome is unknown counts as such whatever ended its
-// connection.
-var kindErrors = []error{
-	nsqpub.ErrNoHealthyNode,
-	nsqpub.ErrNotConnected,
-	nsqpub.ErrUnknownOutcome,
-	nil,
-	nsqpub.ErrMessageTooLarge,
-	nsqpub.ErrStopped,
-	nsqpub.ErrProtocol,
-	errInterrupted,
-	errNoResult,
+// tally counts the failed record publishes of one outcome.
+type tally struct {
+	n     int64
+	first string // the first of them: the record, the nsqd and the error
 }
 
-// errorKind names the kind of a publish error for the summary (see
-// kindErrors); any other error is its own kind.
-func errorKind(err error) string {
-	var se *nsqpub.ServerError
-	for _, k := range kindErrors {
-		switch {
-		case k == nil && errors.As(err, &se):
-			return "nsqd " + se.Code
-		case k != nil && errors.Is(err, k):
-			return k.Error()
-		}
+// fail counts n failed record publishes to sink j, named by where, which
+// err ended, under err's outcome (nsqpub.OutcomeOf), printing the first of
+// each outcome in full.
+func (p *publisher) fail(j int, where string, n int, err error) {
+	o := nsqpub.OutcomeOf(err)
+	t := &p.fails[o]
+	if t.n == 0 {
+		t.first = fmt.Sprintf("%s to %s: %v", where, p.names[j], err)
+		p.errw.printf("nsqpub: publishing %s (%s; further %s publishes are only counted)\n", t.first, o, o)
 	}
-	return err.Error()
-}
-
-// fail counts the failed publish of r to sink j, printing the first
-// failure of each kind in full.
-func (p *publisher) fail(j int, r *record, err error) {
-	p.failN(j, r.where(), 1, err)
-}
-
-// failN counts n failed record publishes to sink j, printing the first
-// failure of each kind in full, with where they came from.
-func (p *publisher) failN(j int, where string, n int, err error) {
+	t.n += int64(n)
 	p.failed.Add(int64(n))
-	k := errorKind(err)
-	if p.kinds[k] == 0 {
-		p.order = append(p.order, k)
-		p.errw.printf("nsqpub: publishing %s to %s: %v (further %q failures are only counted)\n", where, p.names[j], err, k)
-	}
-	p.kinds[k] += n
 }
 
 // summary prints the final line, such as
-// "nsqpub: published 3 records to 2 nsqd (1 failed: 1 not connected)", or
-// with --balance
-// "nsqpub: published 3 records to 2 nsqd, balanced (127.0.0.1:4150: 2, 127.0.0.1:4152: 1)",
-// where the balanced counts are the messages each nsqd acknowledged.
-func (p *publisher) summary() {
-	noun := "records"
-	if p.records.Load() == 1 {
-		noun = "record"
-	}
-	var b strings.Builder
-	nodes := len(p.sinks)
+//
+//	nsqpub: published 2 records to 1 nsqd; failed: 1 rejected (first: stdin record 2 to 127.0.0.1:4150: nsqd: E_BAD_MESSAGE …)
+//
+// or with --balance
+//
+//	nsqpub: published 3 records to 2 nsqd, balanced (127.0.0.1:4150: 2, 127.0.0.1:4152: 1)
+//
+// "published" counts the records acknowledged (by every nsqd, or with
+// --balance by one, whose counts follow); without --balance each nsqd's
+// count follows when they differ. The failures count record publishes, by
+// outcome. When unread is set, ctx ended with input left unread, and the
+// line says how many records were read.
+func (p *publisher) summary(unread bool) {
+	published := p.published.Load()
+	nodes, mode := len(p.sinks), ""
 	var per []string
 	if p.pool != nil {
 		stats := p.pool.Stats().Nodes
-		nodes = len(stats)
+		nodes, mode = len(stats), ", balanced"
 		for _, n := range stats {
 			per = append(per, fmt.Sprintf("%s: %d", n.Addr, n.Published))
 		}
-	}
-	fmt.Fprintf(&b, "nsqpub: published %d %s to %d nsqd", p.records.Load(), noun, nodes)
-	if p.pool != nil {
-		fmt.Fprintf(&b, ", balanced (%s)", strings.Join(per, ", "))
-	}
-	if failed := p.failed.Load(); failed > 0 {
-		parts := make([]string, len(p.order))
-		for i, k := range p.order {
-			parts[i] = fmt.Sprintf("%d %s", p.kinds[k], k)
+	} else if slices.ContainsFunc(p.acks, func(n int64) bool { return n != published }) {
+		for j, n := range p.acks {
+			per = append(per, fmt.Sprintf("%s: %d", p.names[j], n))
 		}
-		fmt.Fprintf(&b, " (%d failed: %s)", failed, strings.Join(parts, "; "))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "nsqpub: published %s to %d nsqd%s", count(published, "record"), nodes, mode)
+	if per != nil {
+		fmt.Fprintf(&b, " (%s)", strings.Join(per, ", "))
+	}
+	var failed []string
+	for _, o := range failedOutcomes {
+		if t := p.fails[o]; t.n > 0 {
+			failed = append(failed, fmt.Sprintf("%d %s (first: %s)", t.n, o, t.first))
+		}
+	}
+	if failed != nil {
+		fmt.Fprintf(&b, "; failed: %s", strings.Join(failed, ", "))
+	}
+	if unread {
+		fmt.Fprintf(&b, "; interrupted: %s read, input left unread", count(p.records.Load(), "record"))
 	}
 	p.errw.printf("%s\n", b.String())
+}
+
+// count returns n and noun, plural unless n is 1.
+func count(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

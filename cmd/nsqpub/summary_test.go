@@ -1,58 +1,49 @@
 package main
 
 import (
-	"errors"
-	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/nsqpub/nsqpub"
 )
 
-// TestErrorKind checks how failures are grouped in the summary.
-func TestErrorKind(t *testing.T) {
-	badTopic := &nsqpub.ServerError{Code: "E_BAD_TOPIC", Message: "x"}
-	for _, tc := range []struct {
-		err  error
-		want string
-	}{
-		{fmt.Errorf("%w: dial: refused", nsqpub.ErrNotConnected), nsqpub.ErrNotConnected.Error()},
-		{fmt.Errorf("%w: %w", nsqpub.ErrUnknownOutcome, nsqpub.ErrStopped), nsqpub.ErrUnknownOutcome.Error()},
-		{fmt.Errorf("%w: %w", nsqpub.ErrUnknownOutcome, badTopic), nsqpub.ErrUnknownOutcome.Error()},
-		{badTopic, "nsqd E_BAD_TOPIC"},
-		{fmt.Errorf("%w: 11 > 10", nsqpub.ErrMessageTooLarge), nsqpub.ErrMessageTooLarge.Error()},
-		{fmt.Errorf("%w: %w: a: refused", nsqpub.ErrNotConnected, nsqpub.ErrNoHealthyNode), nsqpub.ErrNoHealthyNode.Error()},
-		{nsqpub.ErrStopped, nsqpub.ErrStopped.Error()},
-		{fmt.Errorf("%w: IDENTIFY reply", nsqpub.ErrProtocol), nsqpub.ErrProtocol.Error()},
-		{errInterrupted, errInterrupted.Error()},
-		{errNoResult, errNoResult.Error()},
-		{errors.New("odd"), "odd"},
-	} {
-		if got := errorKind(tc.err); got != tc.want {
-			t.Errorf("errorKind(%v) = %q, want %q", tc.err, got, tc.want)
-		}
-	}
-}
-
-// TestUnreachableNSQD checks that an nsqd that refuses connections fails
-// every record sent to it, without hanging and without keeping the records
-// from a live nsqd.
-func TestUnreachableNSQD(t *testing.T) {
+// TestSummaryCountsOutcomes checks that the summary counts as published only
+// what nsqd acknowledged (by every nsqd without --balance), 0 when nothing
+// was, and the failures by outcome, each with its first error: rejected by
+// nsqd, not sent (nsqd unreachable, alone, beside a live one, or every one
+// with --balance) and unknown (written, and the connection closed
+// unanswered).
+func TestSummaryCountsOutcomes(t *testing.T) {
+	q := regexp.QuoteMeta
+	notSent := q(nsqpub.ErrNotConnected.Error()) + `.*`
+	unknown := q(nsqpub.ErrUnknownOutcome.Error()) + `.*`
 	for _, tc := range []struct {
 		name    string
 		live    []bool // per --nsqd-tcp-address: a fake nsqd, or an address nothing listens on
 		balance bool
-		summary func(addrs []string) string
+		input   string                  // "bad" is rejected, "silent" left unanswered
+		bodies  []string                // what each fake receives
+		summary func(a []string) string // the regexp of the summary, given the addresses
 	}{
-		{"one dead", []bool{false}, false, func([]string) string {
-			return "nsqpub: published 3 records to 1 nsqd (3 failed: 3 " + nsqpub.ErrNotConnected.Error() + ")"
+		{"rejected", []bool{true}, false, "a\nbad\nb\n", []string{"a", "b"}, func(a []string) string {
+			return q("nsqpub: published 2 records to 1 nsqd; failed: 1 rejected (first: stdin record 2 to " + a[0] +
+				": nsqd: E_BAD_MESSAGE PUB rejected by the fake)")
 		}},
-		{"one dead of two", []bool{false, true}, false, func([]string) string {
-			return "nsqpub: published 3 records to 2 nsqd (3 failed: 3 " + nsqpub.ErrNotConnected.Error() + ")"
+		{"not sent", []bool{false}, false, "a\nb\nc\n", nil, func(a []string) string {
+			return q("nsqpub: published 0 records to 1 nsqd; failed: 3 not sent (first: stdin record 1 to "+a[0]+": ") + notSent + `\)`
 		}},
-		{"balance, all dead", []bool{false, false}, true, func(addrs []string) string {
-			return fmt.Sprintf("nsqpub: published 3 records to 2 nsqd, balanced (%s: 0, %s: 0) (3 failed: 3 %s)",
-				addrs[0], addrs[1], nsqpub.ErrNoHealthyNode.Error())
+		{"unknown", []bool{true}, false, "silent\n", nil, func(a []string) string {
+			return q("nsqpub: published 0 records to 1 nsqd; failed: 1 unknown (first: stdin record 1 to "+a[0]+": ") + unknown + `\)`
+		}},
+		{"every outcome", []bool{true, false}, false, "a\nbad\nsilent\n", []string{"a"}, func(a []string) string {
+			return q("nsqpub: published 0 records to 2 nsqd ("+a[0]+": 1, "+a[1]+": 0); failed: 1 rejected (first: stdin record 2 to "+a[0]+
+				": nsqd: E_BAD_MESSAGE PUB rejected by the fake), 3 not sent (first: stdin record 1 to "+a[1]+": ") + notSent +
+				q("), 1 unknown (first: stdin record 3 to "+a[0]+": ") + unknown + `\)`
+		}},
+		{"balance, all dead", []bool{false, false}, true, "a\nb\nc\n", nil, func(a []string) string {
+			return q("nsqpub: published 0 records to 2 nsqd, balanced ("+a[0]+": 0, "+a[1]+": 0); failed: 3 not sent (first: stdin record 1 to the nsqd pool "+
+				a[0]+","+a[1]+": ") + notSent + `\)`
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,25 +55,30 @@ func TestUnreachableNSQD(t *testing.T) {
 			for _, addr := range addrs {
 				args = append(args, "--nsqd-tcp-address", addr)
 			}
-			res := publish(t, "a\nb\nc\n", args...)
-			wantFailure(t, res, tc.summary(addrs))
 			for _, f := range fakes {
-				wantBodies(t, f, "t", "a", "b", "c")
+				f.badBodies("bad", "silent")
+			}
+			res := publish(t, tc.input, args...)
+			lines := strings.Split(strings.TrimSuffix(res.stderr, "\n"), "\n")
+			summary := regexp.MustCompile("^" + tc.summary(addrs) + "$")
+			if res.code != 1 || !summary.MatchString(lines[len(lines)-1]) {
+				t.Errorf("exit %d, summary %q; want 1 and a match for %s", res.code, lines[len(lines)-1], summary)
+			}
+			for _, f := range fakes {
+				wantBodies(t, f, "t", tc.bodies...)
 			}
 		})
 	}
 }
 
 // TestTooBigRecordFailsAndTheRestArePublished checks that records over
-// max_msg_size are counted as failed, the first detailed, and the others
-// published.
+// max_msg_size, which the library refuses, are counted as rejected, the
+// first detailed with its length, and the others published.
 func TestTooBigRecordFailsAndTheRestArePublished(t *testing.T) {
 	f := newFakeNSQD(t)
 	input := "short\nthis record is too long\nfine\n" + pattern(100<<10, 3) + "\nlast\n"
 	res := publish(t, input, "--topic", "t", "--nsqd-tcp-address", f.addr(), "--producer-opt", "max_msg_size,10")
-	wantFailure(t, res, "nsqpub: published 5 records to 1 nsqd (2 failed: 2 "+nsqpub.ErrMessageTooLarge.Error()+")")
-	if !strings.Contains(res.stderr, "stdin record 2 to "+f.addr()) || !strings.Contains(res.stderr, "23 > 10") {
-		t.Errorf("stderr does not detail the first failure:\n%s", res.stderr)
-	}
+	wantFailure(t, res, "nsqpub: published 3 records to 1 nsqd; failed: 2 rejected (first: stdin record 2 (23 bytes, of which nsqpub kept 11) to "+
+		f.addr()+": "+nsqpub.ErrMessageTooLarge.Error()+": 11 > 10)")
 	wantBodies(t, f, "t", "short", "fine", "last")
 }
