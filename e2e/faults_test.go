@@ -83,7 +83,7 @@ type outcome uint8
 const (
 	outPending  outcome = iota // no result yet
 	outOK                      // nil: nsqd answered OK
-	outRejected                // a *nsqpub.ServerError: nsqd refused it and queued nothing
+	outRejected                // a *nsqpub.ServerError, or over a limit nsqd stated: refused, nothing queued
 	outNotSent                 // ErrNotConnected, ErrStopped or a bare context error: never executed
 	outUnknown                 // ErrUnknownOutcome: written, the answer never came
 	outOther                   // anything else: a failure of the suite
@@ -105,7 +105,7 @@ func classify(err error) outcome {
 	case errors.Is(err, nsqpub.ErrNotConnected), errors.Is(err, nsqpub.ErrStopped),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return outNotSent
-	case errors.As(err, &se):
+	case errors.As(err, &se), errors.Is(err, nsqpub.ErrMessageTooLarge):
 		return outRejected
 	}
 	return outOther
@@ -362,9 +362,9 @@ func nsqpubStacks() string {
 	return strings.Join(out, "\n\n")
 }
 
-// stopProducer stops p and fails (counting it as hung) if Stop takes longer
-// than bound.
-func stopProducer(t testing.TB, p *nsqpub.Producer, bound time.Duration) (hung int) {
+// stopProducer stops p (a Producer or a pool) and fails (counting it as
+// hung) if Stop takes longer than bound.
+func stopProducer(t testing.TB, p interface{ Stop() }, bound time.Duration) (hung int) {
 	t.Helper()
 	start := time.Now()
 	p.Stop()
@@ -685,7 +685,7 @@ func (px *cutProxy) cut(l *proxyLink, planned bool) {
 // backing off before the next dial) waits a millisecond before its next
 // call, as an application would, instead of spinning through ids.
 type publishLoad struct {
-	p           *nsqpub.Producer
+	p           publisher
 	l           *ledger
 	topic       string
 	syncWorkers int
@@ -700,6 +700,14 @@ type publishLoad struct {
 	done     chan *nsqpub.ProducerTransaction
 	recvStop chan struct{}
 	recvDone chan struct{}
+}
+
+// publisher is what publishLoad and poisonStream drive: a Producer or a
+// ProducerPool.
+type publisher interface {
+	Publish(topic string, body []byte) error
+	PublishContext(ctx context.Context, topic string, body []byte) error
+	PublishAsync(topic string, body []byte, doneChan chan *nsqpub.ProducerTransaction, args ...interface{}) error
 }
 
 // start launches the publishers and the receiver of asynchronous results.
@@ -1721,4 +1729,113 @@ func publishWorkers(p *nsqpub.Producer, l *ledger, topic string, workers, each i
 		})
 	}
 	return &wg
+}
+
+// ---------------------------------------------------------------------------
+// Many poisons
+
+// TestFaultManyPoisons: nsqd refuses messages over 100 bytes and the
+// producer's Config does not know it; one message in 100 is 200 bytes,
+// published by many goroutines calling Publish alongside one calling
+// PublishAsync. Every bad message must be rejected, by nsqd or locally once
+// nsqd has stated its limit; every other must be acknowledged and in nsqd
+// exactly once.
+func TestFaultManyPoisons(t *testing.T) {
+	n := startNSQD(t, "--max-msg-size=100")
+	for _, seed := range faultSeeds(t) {
+		t.Run(fmt.Sprint("seed-", seed), func(t *testing.T) {
+			t.Logf("seed %d (replay with NSQPUB_SEED=%d)", seed, seed)
+			const every = 100
+			topic := topicName(t)
+			n.CreateChannel(t, topic, "ch")
+			base := takeBaseline(t)
+			cfg := nsqpub.NewConfig()
+			p := newProducerAt(t, n.TCPAddr, cfg)
+			s := &poisonStream{pub: p, topic: topic, total: scale(20000, 200000), every: every,
+				offset: newRand(seed).IntN(every), syncWorkers: scale(50, 200), async: true}
+			r := faultReport{Fault: "many-poisons", Seed: seed}
+			r.Hung += s.run(t, scale(60*time.Second, 300*time.Second))
+			st := p.Stats()
+			r.Hung += stopProducer(t, p, cfg.StopTimeout+2*time.Second)
+			r.LeakedGoroutines, r.LeakedFDs = base.leaked(t)
+			s.check(t)
+			checkCounters(t, s.l, producerCounts(st))
+			readBack(t, n, topic, s.l, &r)
+			if r.Duplicates > 0 {
+				t.Errorf("%d duplicates", r.Duplicates)
+			}
+			r.Extra = fmt.Sprintf("every=%d bad=%d refused_by_nsqd=%d refused_locally=%d workers=%d connections=%d elapsed=%v",
+				every, s.badCount(), s.server.Load(), s.local.Load(), s.syncWorkers+1, st.Connects, s.elapsed.Round(time.Millisecond))
+			r.log(t)
+		})
+	}
+}
+
+// ---------------------------------------------------------------------------
+// A slow caller
+
+// TestFaultSlowCaller: one caller never reads its done channel while a
+// PublishAsync stream and 8 PublishContext callers (2 s deadline) publish
+// through the same Producer, with 1 s heartbeats. That caller is held once
+// MaxQueued of its results wait, and nobody else is delayed: every other
+// result arrives, every synchronous call keeps its bound, all are
+// acknowledged on the one connection, and Stop returns within StopTimeout,
+// dropping the unread results and releasing that caller.
+func TestFaultSlowCaller(t *testing.T) {
+	n := startNSQD(t)
+	for _, seed := range faultSeeds(t) {
+		t.Run(fmt.Sprint("seed-", seed), func(t *testing.T) {
+			topic, unreadTopic := topicName(t), topicName(t)
+			n.CreateChannel(t, topic, "ch")
+			base := takeBaseline(t)
+			cfg := &nsqpub.Config{HeartbeatInterval: time.Second, StopTimeout: time.Second}
+			p := newProducerAt(t, n.TCPAddr, cfg)
+			l := newLedger(3 * time.Second)
+			pl := &publishLoad{p: p, l: l, topic: topic, syncWorkers: 8, paced: true, seed: seed}
+			unread := make(chan *nsqpub.ProducerTransaction) // nobody ever reads it
+			unreadSent := 0
+			unreadDone := make(chan struct{})
+			pl.start()
+			go func() {
+				defer close(unreadDone)
+				for ; ; unreadSent++ {
+					err := p.PublishAsync(unreadTopic, messageBody(unreadSent, 0), unread)
+					if errors.Is(err, nsqpub.ErrStopped) {
+						return
+					}
+					if err != nil {
+						t.Errorf("PublishAsync for the unread channel: %v", err)
+						return
+					}
+					if unreadSent%10 == 9 {
+						time.Sleep(time.Millisecond) // pacing of a background stream, not synchronisation
+					}
+				}
+			}()
+			l.waitAcked(t, scale(20000, 200000), scale(60*time.Second, 600*time.Second))
+			r := faultReport{Fault: "slow-caller", Seed: seed}
+			r.Hung += pl.finish(t, 30*time.Second)
+			st := p.Stats()
+			start := time.Now()
+			r.Hung += stopProducer(t, p, cfg.StopTimeout+time.Second)
+			stopTook := time.Since(start)
+			select {
+			case <-unreadDone:
+			case <-time.After(5 * time.Second):
+				t.Errorf("the caller that never reads its done channel is still held 5 s after Stop")
+				r.Hung++
+				<-unreadDone
+			}
+			pl.closeReceiver()
+			r.LeakedGoroutines, r.LeakedFDs = base.leaked(t)
+			if l.count(outOK) != l.resultCount() || l.dups() > 0 || st.Connects != 1 {
+				t.Errorf("%s; %d results twice; %d connections, want 1", l.summary(), l.dups(), st.Connects)
+			}
+			readBack(t, n, topic, l, &r)
+			waitMessageCount(t, n, unreadTopic, int64(unreadSent))
+			r.Extra = fmt.Sprintf("unread=%d stop_took=%v max_sync_wait=%v connections=%d",
+				unreadSent, stopTook.Round(time.Millisecond), l.longest().Round(time.Millisecond), st.Connects)
+			r.log(t)
+		})
+	}
 }

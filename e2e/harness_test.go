@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -160,6 +161,38 @@ func (n *nsqd) Restart(t testing.TB) {
 	if n.TCPAddr != tcpAddr || n.HTTPAddr != httpAddr {
 		t.Fatalf("Restart: nsqd listens on TCP %s HTTP %s, want TCP %s HTTP %s", n.TCPAddr, n.HTTPAddr, tcpAddr, httpAddr)
 	}
+}
+
+// RestartWith is Restart with args added after the test's own, so that they
+// override them (the last occurrence of a flag wins) in this run and every
+// later Restart.
+func (n *nsqd) RestartWith(t testing.TB, args ...string) {
+	t.Helper()
+	n.testArgs = append(n.testArgs, args...)
+	n.Restart(t)
+}
+
+// Freeze stops nsqd with SIGSTOP: its sockets stay open and the kernel goes
+// on accepting connections and bytes for it, but it answers nothing, not
+// even heartbeats. It returns thaw, which resumes it with SIGCONT and also
+// runs when the test ends if it has not been called by then. While nsqd is
+// frozen its HTTP API does not answer either: do not ask it for stats.
+func (n *nsqd) Freeze(t testing.TB) (thaw func()) {
+	t.Helper()
+	p := n.current()
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	thaw = func() {
+		once.Do(func() {
+			if err := p.Signal(syscall.SIGCONT); err != nil {
+				t.Errorf("thawing nsqd: %v", err)
+			}
+		})
+	}
+	t.Cleanup(thaw)
+	return thaw
 }
 
 // start runs the binary and waits until it is ready.
