@@ -276,3 +276,39 @@ func connServerBytes(t *testing.T, in []byte) {
 		t.Fatalf("goroutines left (input %q):\n%s", in, g)
 	}
 }
+
+// TestMPUBFailedIsUnknownForEveryMember: nsqd queues an MPUB's messages one
+// by one and answers E_MPUB_FAILED when its queue fails part-way, so every
+// publish merged into that MPUB ends unknown, never rejected, and carries
+// nsqd's error.
+func TestMPUBFailedIsUnknownForEveryMember(t *testing.T) {
+	var out bytes.Buffer
+	c := newTestConn(t, NewConfig(), &out)
+	p := newTestProducer(t, deadAddr(t), nil)
+	p.conns.Add(1) // connExited marks the connection gone
+	c.onExit = p.connExited
+	wait := make(chan *tx, 3)
+	c.batch = []*tx{pubTx("t", "a", wait), pubTx("t", "b", wait), pubTx("t", "c", wait)}
+	for _, m := range c.batch {
+		m.p = p
+	}
+	if err := c.writeBatch(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "MPUB t\n") {
+		t.Fatalf("wrote %q, want one merged MPUB", out.String())
+	}
+	c.fail(c.handle(frameTypeError, []byte("E_MPUB_FAILED MPUB failed disk full")))
+	close(c.writerDone)
+	c.exit()
+	for range 3 {
+		r := <-wait
+		var se *ServerError
+		if OutcomeOf(r.result.Error) != Unknown || !errors.As(r.result.Error, &se) || se.Code != "E_MPUB_FAILED" {
+			t.Fatalf("member %q: %v, want unknown carrying E_MPUB_FAILED", r.cmd.body, r.result.Error)
+		}
+	}
+	if s := p.Stats(); s.Unknown != 3 || s.Rejected != 0 {
+		t.Fatalf("counted %d unknown, %d rejected; want 3, 0", s.Unknown, s.Rejected)
+	}
+}
