@@ -183,6 +183,13 @@ func (f *fakeNSQD) serve(c net.Conn) {
 		}
 		return int(binary.BigEndian.Uint32(b)), true
 	}
+	readBody := func() ([]byte, bool) { // a 4-byte size, then that many bytes
+		n, ok := readSize()
+		if !ok {
+			return nil, false
+		}
+		return readN(n)
+	}
 	magic, ok := readN(4)
 	if !ok {
 		return
@@ -199,11 +206,7 @@ func (f *fakeNSQD) serve(c net.Conn) {
 		f.complain("first command %q, want IDENTIFY", line)
 		return
 	}
-	n, ok := readSize()
-	if !ok {
-		return
-	}
-	body, ok := readN(n)
+	body, ok := readBody()
 	if !ok {
 		return
 	}
@@ -225,11 +228,7 @@ func (f *fakeNSQD) serve(c net.Conn) {
 		case "NOP":
 			continue
 		case "PUB":
-			n, ok := readSize()
-			if !ok {
-				return
-			}
-			b, ok := readN(n)
+			b, ok := readBody()
 			if !ok {
 				return
 			}
@@ -242,16 +241,12 @@ func (f *fakeNSQD) serve(c net.Conn) {
 			}
 			total := 4
 			for range count {
-				n, ok := readSize()
-				if !ok {
-					return
-				}
-				b, ok := readN(n)
+				b, ok := readBody()
 				if !ok {
 					return
 				}
 				bodies = append(bodies, b)
-				total += 4 + n
+				total += 4 + len(b)
 			}
 			if total != size {
 				f.complain("MPUB body size %d, want %d", size, total)
