@@ -104,14 +104,14 @@ func TestMergedPublishesStayWithinMaxBodySize(t *testing.T) {
 	t.Logf("1000 records in %d commands", len(cmds))
 }
 
-// TestRejectedRecordFailsAlone checks that when nsqd refuses a record (and
-// so the MPUB the library merged it into), only that record fails, and the
-// summary names it.
+// TestRejectedRecordFailsAlone checks that when nsqd refuses a record larger
+// than any it accepted, as it refuses one over its --max-msg-size, only that
+// record fails, and the summary names it.
 func TestRejectedRecordFailsAlone(t *testing.T) {
 	f := newFakeNSQD(t)
-	f.badBodies("bad", "")
+	f.badBodies("bad-and-bigger", "")
 	recs, input := numbered("r", 200)
-	input += "bad\n" + input
+	input += "bad-and-bigger\n" + input
 	res := publish(t, input, "--topic", "t", "--nsqd-tcp-address", f.addr())
 	wantFailure(t, res, "nsqpub: published 400 records to 1 nsqd; failed: 1 rejected (first: stdin record 201 to "+f.addr()+
 		": nsqd: E_BAD_MESSAGE PUB rejected by the fake)")
