@@ -20,8 +20,11 @@ import (
 //
 // Ownership. Each field belongs to one goroutine, or says what guards it:
 //
-//   - addr, cfg, log, model, link (but r and bw), onExit: set by the dial before
-//     the goroutines start; read-only after. The socket is closed by fail,
+//   - addr, cfg, log, model, link (but r and bw), onExit: set by the dial
+//     before the goroutines start; read-only after (the model itself is the
+//     Producer's, shared by its connections, and guards itself with
+//     atomics: the reader teaches it, the writer asks it). The socket is
+//     closed by fail,
 //     from any goroutine; only the reader sets its read deadline, and only
 //     the writer (through link's deadlineWriter) its write deadline.
 //   - link.r, buf, refused: the reader's.
@@ -38,8 +41,9 @@ import (
 //     mutex (the writer pushes, the reader pops), see window.
 //   - nopCh: the reader's heartbeat signal to the writer (one slot, never
 //     blocks the reader; two heartbeats before a NOP need one NOP).
-//   - err: written once by fail, before dying is closed; read only by those
-//     who saw dying closed.
+//   - err: written once by fail, before dying is closed and before sending
+//     is closed; read only by those who saw either (exit, and a publisher
+//     whose send was refused).
 //   - stopping: closed by stop, which only Producer.Stop calls, once.
 //
 // Nothing else is shared: the writer and the reader agree on what is in
