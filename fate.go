@@ -22,7 +22,7 @@ func (p *Producer) connExited(c *conn, cause error, left []leftover) {
 	var refusal closedAfterError
 	if !errors.As(cause, &refusal) {
 		// Not nsqd's own refusal: nsqd may have been restarted with other
-		// flags, so what was learned of it no longer holds.
+		// flags, so the limits it stated no longer hold.
 		p.model.forget()
 	}
 	// A pool closed a stalled connection so that what it left goes to

@@ -19,9 +19,13 @@ import (
 // nothing pipelined behind it until nsqd has answered, so that if nsqd
 // refuses it (and closes the connection), only it fails.
 //
-// nsqd's own refusals end connections, and what was learned survives those.
-// Any other connection loss forgets it all (forget), since nsqd may have
-// been restarted with other flags.
+// nsqd's own refusals end connections, and the limits learned survive
+// those. Any other connection loss forgets the limits (forget), since nsqd
+// may have been restarted with other flags, and nothing may be refused
+// locally that the nsqd of the moment would take. What nsqd accepted is
+// kept: forgetting it would write the first commands after every network
+// blip alone, one round trip each; if nsqd did restart with a lower limit,
+// its first refusal lowers what counts as accepted again.
 //
 // Every field is an atomic: the connection's reader writes, the writer and
 // publishers read. A stale read only makes a command a suspect once more,
@@ -129,13 +133,10 @@ func (m *model) refused(s shape, serr *ServerError) {
 	}
 }
 
-// forget drops everything learned.
+// forget drops the limits learned.
 func (m *model) forget() {
 	m.maxMsgSize.Store(0)
 	m.maxBodySize.Store(0)
-	m.accSize.Store(0)
-	m.accDelay.Store(0)
-	m.topics.Store(nil)
 }
 
 // bodyLimit returns the body size a merged MPUB may reach: configured, or

@@ -33,7 +33,7 @@ func TestStatedLimit(t *testing.T) {
 // TestModelLearns walks one model through what nsqd says: every command is
 // a suspect until something like it is accepted; a refusal states a limit,
 // which local checks then apply, and makes the topic a suspect again;
-// forget drops it all.
+// forget drops the limits, not what was accepted.
 func TestModelLearns(t *testing.T) {
 	var m model
 	small := shape{topic: "t", maxBody: 10}
@@ -57,6 +57,12 @@ func TestModelLearns(t *testing.T) {
 			m.refused(small, &ServerError{Code: "E_BAD_BODY", Message: "MPUB body too big 3000 > 2000"})
 		}, true, true, true, true, 100, 2000},
 		{"forget", m.forget, true, true, true, true, 1000, 5000},
+		{"accepted again", func() { m.accepted(later); m.accepted(big) }, false, false, false, true, 1000, 5000},
+		{"limit learned again", func() {
+			m.refused(big, &ServerError{Code: "E_BAD_MESSAGE", Message: "PUB message too big 200 > 100"})
+			m.accepted(small)
+		}, false, true, false, true, 100, 5000},
+		{"forget keeps what was accepted", m.forget, false, true, false, true, 1000, 5000},
 	}
 	for _, st := range steps {
 		st.do()
