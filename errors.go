@@ -97,6 +97,13 @@ func (e closedAfterError) Error() string {
 	return "nsqd closed the connection after an error reply (" + e.code + ")"
 }
 
+// afterRefusal reports whether err ended a connection that nsqd closed
+// after refusing a command.
+func afterRefusal(err error) bool {
+	var r closedAfterError
+	return errors.As(err, &r)
+}
+
 // Outcome says what became of a publish, from its error.
 type Outcome int
 

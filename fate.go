@@ -19,8 +19,7 @@ func (p *Producer) connExited(c *conn, cause error, left []leftover) {
 		p.live.Store(nil)
 	}
 	p.mu.Unlock()
-	var refusal closedAfterError
-	if !errors.As(cause, &refusal) {
+	if !afterRefusal(cause) {
 		// Not nsqd's own refusal: nsqd may have been restarted with other
 		// flags, so the limits it stated no longer hold.
 		p.model.forget()
@@ -64,8 +63,7 @@ func (p *Producer) connExited(c *conn, cause error, left []leftover) {
 // later.
 func (p *Producer) fate(l leftover, cause error) (err error, again, free bool) {
 	t := l.t
-	var refusal closedAfterError
-	othersFault := errors.As(cause, &refusal)
+	othersFault := afterRefusal(cause)
 	switch l.kind {
 	case leftRefused:
 		switch l.serr.Code {

@@ -1,7 +1,7 @@
 package nsqpub
 
 import (
-	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -82,23 +82,18 @@ func (m *model) accepted(s shape) {
 	if s.dpub {
 		storeMax(&m.accDelay, s.delay.Milliseconds())
 	}
-	for {
-		old := m.topics.Load()
-		if old != nil {
-			if _, ok := (*old)[s.topic]; ok {
-				return
-			}
+	m.editTopics(func(old topicSet) topicSet {
+		if _, ok := old[s.topic]; ok {
+			return nil
 		}
 		set := topicSet{s.topic: {}}
-		if old != nil && len(*old) < maxTopics {
-			for t := range *old {
+		if len(old) < maxTopics {
+			for t := range old {
 				set[t] = struct{}{}
 			}
 		}
-		if m.topics.CompareAndSwap(old, &set) {
-			return
-		}
-	}
+		return set
+	})
 }
 
 // refused learns from nsqd's refusal of a command shaped s: a limit the
@@ -113,21 +108,31 @@ func (m *model) refused(s shape, serr *ServerError) {
 	if limit, ok := statedLimit(serr.Message, "body too big "); ok && serr.Code == "E_BAD_BODY" {
 		m.maxBodySize.Store(limit)
 	}
-	for {
-		old := m.topics.Load()
-		if old == nil {
-			return
+	m.editTopics(func(old topicSet) topicSet {
+		if _, ok := old[s.topic]; !ok {
+			return nil
 		}
-		if _, ok := (*old)[s.topic]; !ok {
-			return
-		}
-		set := make(topicSet, len(*old))
-		for t := range *old {
+		set := make(topicSet, len(old))
+		for t := range old {
 			if t != s.topic {
 				set[t] = struct{}{}
 			}
 		}
-		if m.topics.CompareAndSwap(old, &set) {
+		return set
+	})
+}
+
+// editTopics replaces the topic set with edit's copy of it, again if
+// another goroutine replaced it meanwhile; edit returns nil to leave it.
+func (m *model) editTopics(edit func(old topicSet) topicSet) {
+	for {
+		old := m.topics.Load()
+		var cur topicSet
+		if old != nil {
+			cur = *old
+		}
+		set := edit(cur)
+		if set == nil || m.topics.CompareAndSwap(old, &set) {
 			return
 		}
 	}
@@ -188,22 +193,12 @@ func storeMax(a *atomic.Int64, v int64) {
 
 // check refuses a publish that nsqd has said it would refuse: a message over
 // its --max-msg-size (ErrMessageTooLarge) or an MPUB over its
-// --max-body-size (ErrBatchTooLarge), each with the limit nsqd stated.
+// --max-body-size (ErrBatchTooLarge), each with the limit nsqd stated. It
+// is the Config's size check (limits.checkSizes) with nsqd's limits.
 func (m *model) check(cmd *command) error {
-	if l := m.maxMsgSize.Load(); l > 0 {
-		for i, b := range cmd.bodies {
-			if int64(len(b)) > l {
-				return fmt.Errorf("message %d: %w: %d > %d (nsqd's --max-msg-size, from its refusal)", i, ErrMessageTooLarge, len(b), l)
-			}
-		}
-		if int64(len(cmd.body)) > l && cmd.kind != cmdMPUB {
-			return fmt.Errorf("%w: %d > %d (nsqd's --max-msg-size, from its refusal)", ErrMessageTooLarge, len(cmd.body), l)
-		}
+	if m.maxMsgSize.Load() == 0 && m.maxBodySize.Load() == 0 {
+		return nil
 	}
-	if l := m.maxBodySize.Load(); l > 0 && cmd.kind == cmdMPUB {
-		if n := mpubBodySize(cmd.bodies); int64(n) > l {
-			return fmt.Errorf("%w: %d > %d (nsqd's --max-body-size, from its refusal)", ErrBatchTooLarge, n, l)
-		}
-	}
-	return nil
+	l := limits{maxMsgSize: m.msgLimit(math.MaxInt), maxBodySize: m.bodyLimit(math.MaxInt), stated: true}
+	return l.checkSizes(cmd)
 }

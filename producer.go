@@ -2,7 +2,6 @@ package nsqpub
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -229,8 +228,7 @@ func (p *Producer) enqueue(ctx context.Context, t *tx) error {
 		if err != errConnClosed {
 			return err
 		}
-		var refusal closedAfterError
-		if !errors.As(c.err, &refusal) {
+		if !afterRefusal(c.err) {
 			if attempt++; attempt == 3 {
 				return fmt.Errorf("%w: %w", ErrNotConnected, err)
 			}

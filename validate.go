@@ -28,11 +28,13 @@ func IsValidTopicName(name string) bool {
 	return true
 }
 
-// limits are the client-side bounds a command is checked against.
+// limits are the client-side bounds a command is checked against: the
+// Config's, or (stated) the ones nsqd stated in its refusals.
 type limits struct {
 	maxMsgSize    int
 	maxBodySize   int
 	maxDeferDelay time.Duration
+	stated        bool // the sizes are nsqd's, learned from its refusals
 }
 
 // check validates c against nsqd's rules and l, returning an error that
@@ -46,8 +48,14 @@ func (l *limits) check(c *command) error {
 		if c.delay < 0 || c.delay > l.maxDeferDelay {
 			return fmt.Errorf("%w: %v not in 0-%v", ErrInvalidDelay, c.delay, l.maxDeferDelay)
 		}
-		fallthrough
-	case cmdPUB:
+	}
+	return l.checkSizes(c)
+}
+
+// checkSizes checks the bodies of a PUB, DPUB or MPUB against l's sizes.
+func (l *limits) checkSizes(c *command) error {
+	switch c.kind {
+	case cmdPUB, cmdDPUB:
 		return l.checkBody(c.body, -1)
 	case cmdMPUB:
 		if len(c.bodies) == 0 {
@@ -59,10 +67,18 @@ func (l *limits) check(c *command) error {
 			}
 		}
 		if n := mpubBodySize(c.bodies); n > l.maxBodySize {
-			return fmt.Errorf("%w: %d > %d", ErrBatchTooLarge, n, l.maxBodySize)
+			return fmt.Errorf("%w: %d > %d%s", ErrBatchTooLarge, n, l.maxBodySize, l.source("--max-body-size"))
 		}
 	}
 	return nil
+}
+
+// source says where a size limit comes from, when nsqd stated it.
+func (l *limits) source(flag string) string {
+	if l.stated {
+		return " (nsqd's " + flag + ", from its refusal)"
+	}
+	return ""
 }
 
 // checkBody checks one message body; i is its index in an MPUB, or -1.
@@ -72,7 +88,7 @@ func (l *limits) checkBody(b []byte, i int) error {
 	case len(b) == 0:
 		err = ErrEmptyBody
 	case len(b) > l.maxMsgSize:
-		err = fmt.Errorf("%w: %d > %d", ErrMessageTooLarge, len(b), l.maxMsgSize)
+		err = fmt.Errorf("%w: %d > %d%s", ErrMessageTooLarge, len(b), l.maxMsgSize, l.source("--max-msg-size"))
 	default:
 		return nil
 	}

@@ -242,15 +242,15 @@ func (c *conn) writeBatch() error {
 			c.scratch = cmd.writeTo(c.bw, c.scratch)
 			continue
 		}
-		sh := shapeOf(cmd)
-		suspect := c.model.suspect(sh)
+		s := sent{t: t, wire: cmd.bodySize(), shape: shapeOf(cmd)}
+		suspect := c.model.suspect(s.shape)
 		if cmd.kind == cmdPUB && !t.solo && !suspect {
 			var merged command
-			if merged, i = c.merge(t, i); len(merged.bodies) > 1 {
-				cmd, sh = &merged, shapeOf(&merged)
+			if merged, i = c.merge(&s, i); len(merged.bodies) > 1 {
+				cmd = &merged
 			}
 		}
-		if err := c.pushWhenRoom(sent{t: t, wire: cmd.bodySize(), shape: sh}); err != nil {
+		if err := c.pushWhenRoom(s); err != nil {
 			return c.cutBatch(start, err)
 		}
 		c.scratch = cmd.writeTo(c.bw, c.scratch)
@@ -278,11 +278,13 @@ func (c *conn) cutBatch(i int, err error) error {
 	return err
 }
 
-// merge takes the PUBs that follow t in the batch from index i on, to t's
-// topic and within MaxBodySize, and links them behind t. It returns the MPUB
-// that carries them all (one body if nothing followed) and the index of the
-// first transaction not merged.
-func (c *conn) merge(t *tx, i int) (command, int) {
+// merge takes the PUBs that follow s's transaction in the batch from index
+// i on, to its topic and within MaxBodySize, and links them behind it,
+// bringing s's body size and largest message up to date. It returns the
+// MPUB that carries them all (one body if nothing followed) and the index of
+// the first transaction not merged.
+func (c *conn) merge(s *sent, i int) (command, int) {
+	t := s.t
 	c.merged = append(c.merged[:0], t.cmd.body)
 	size, last := 8+len(t.cmd.body), t
 	limit := c.model.bodyLimit(c.cfg.MaxBodySize)
@@ -297,7 +299,11 @@ func (c *conn) merge(t *tx, i int) (command, int) {
 			last.next, last = u, u
 			c.merged = append(c.merged, u.cmd.body)
 			size += 4 + len(u.cmd.body)
+			s.shape.maxBody = max(s.shape.maxBody, len(u.cmd.body))
 		}
+	}
+	if len(c.merged) > 1 {
+		s.wire = size
 	}
 	return command{kind: cmdMPUB, topic: t.cmd.topic, bodies: c.merged}, i
 }
