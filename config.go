@@ -103,8 +103,8 @@ type Config struct {
 	// PoolStrategy is how a ProducerPool chooses a node: RoundRobin (the
 	// default) or Failover. Set takes "round-robin" or "failover".
 	PoolStrategy PoolStrategy
-	// StallTimeout is how long a ProducerPool lets a node's oldest
-	// unanswered command wait before it judges the node stalled (a frozen
+	// StallTimeout is how long a ProducerPool lets a node have commands in
+	// flight and no new answer before it judges the node stalled (a frozen
 	// or overloaded nsqd): it routes around the node, closes its
 	// connection, and sends what was never written to other nodes; what was
 	// written is unknown. Callers' contexts play no part. Default 2s.

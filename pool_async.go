@@ -60,9 +60,9 @@ func (pc *poolCall) submit() error {
 
 // pickRoomy returns the node pick would, but prefers one whose queue is not
 // full (a node not yet connected counts as not full: its dial is bounded).
-// When all are full, it returns the one whose oldest unanswered command is
-// the youngest: the one most likely answering, so that a waiting publish
-// does not wait on a frozen node while another drains.
+// When all are full, it returns the one that has waited for an answer the
+// least: the one most likely answering, so that a waiting publish does not
+// wait on a frozen node while another drains.
 func (pp *ProducerPool) pickRoomy(tried uint64) (int, error) {
 	best, roomy := -1, -1
 	var bestSince time.Time
@@ -72,7 +72,7 @@ func (pp *ProducerPool) pickRoomy(tried uint64) (int, error) {
 			roomy = i
 			return true
 		}
-		if since := p.oldestUnanswered(); best < 0 || since.IsZero() || since.After(bestSince) {
+		if since := pp.nodes[i].stuck(); best < 0 || since.IsZero() || since.After(bestSince) {
 			best, bestSince = i, since
 			if since.IsZero() {
 				bestSince = time.Now()

@@ -16,6 +16,12 @@ type poolNode struct {
 	failures  int       // failures in a row
 	downUntil time.Time // skipped until then
 	lastErr   error
+	// What the watch saw last: the connection, its answers so far, and
+	// since when it has had commands in flight and no new answer (zero
+	// while it makes progress or has nothing in flight).
+	seenConn   *conn
+	seenPops   uint64
+	stuckSince time.Time
 }
 
 // report updates the node's health from the result of a publish to topic
@@ -174,13 +180,37 @@ func (pp *ProducerPool) Stats() PoolStats {
 	return s
 }
 
+// look records the node's progress at now and returns how long it has had
+// commands in flight without a new answer (0 if it is making progress).
+func (n *poolNode) look(now time.Time) time.Duration {
+	c, pops, inFlight := n.p.progress()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if inFlight == 0 || c != n.seenConn || pops != n.seenPops {
+		n.seenConn, n.seenPops, n.stuckSince = c, pops, time.Time{}
+		if inFlight > 0 {
+			n.stuckSince = now
+		}
+		return 0
+	}
+	return now.Sub(n.stuckSince)
+}
+
+// stuck returns since when the watch has seen the node with commands in
+// flight and no new answer, or the zero time.
+func (n *poolNode) stuck() time.Time {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.stuckSince
+}
+
 // errStalled is the cause of a connection a pool closed because nsqd stopped
 // answering it.
 var errStalled = errors.New("node stalled: nsqd stopped answering")
 
 // watch is the pool's goroutine. It judges each node by its answers,
-// whatever callers' contexts do: a node whose oldest unanswered command has
-// waited past StallTimeout is stalled (frozen, or overwhelmed). It is
+// whatever callers' contexts do: a node that has had commands in flight and
+// no new answer for longer than StallTimeout is stalled (frozen, or overwhelmed). It is
 // skipped for a backoff like any failed node, and its connection is closed,
 // so that what it never wrote goes to other nodes (the node's own Producer
 // does not resend what a stall left: see fate). It exits when Stop closes
@@ -195,9 +225,8 @@ func (pp *ProducerPool) watch() {
 			return
 		case now := <-tick.C:
 			for _, n := range pp.nodes {
-				since := n.p.oldestUnanswered()
-				if waited := now.Sub(since); !since.IsZero() && waited > pp.cfg.StallTimeout {
-					err := fmt.Errorf("%w: %w (oldest command unanswered for %v)", ErrNotConnected, errStalled, waited.Round(time.Millisecond))
+				if waited := n.look(now); waited > pp.cfg.StallTimeout {
+					err := fmt.Errorf("%w: %w (no answer for %v)", ErrNotConnected, errStalled, waited.Round(time.Millisecond))
 					n.report(pp.log, "", err)
 					n.holdDown(now.Add(pp.cfg.StallTimeout))
 					n.p.dropConn(err)

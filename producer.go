@@ -188,13 +188,13 @@ func (p *Producer) submitAsync(t *tx) error {
 	return nil
 }
 
-// oldestUnanswered returns when the live connection pushed the oldest
-// command nsqd has not answered yet, or the zero time.
-func (p *Producer) oldestUnanswered() time.Time {
-	if c := p.live.Load(); c != nil {
-		return c.win.oldest()
+// progress returns the live connection (nil if none), how many answers it
+// has taken and how many commands it has in flight.
+func (p *Producer) progress() (c *conn, pops uint64, inFlight int) {
+	if c = p.live.Load(); c != nil {
+		pops, inFlight = c.win.progress()
 	}
-	return time.Time{}
+	return c, pops, inFlight
 }
 
 // queueFull reports whether the live connection's queue is full.

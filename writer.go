@@ -16,6 +16,7 @@ type window struct {
 	ring     []sent // guarded by mu: ring[head], ring[head+1], ... (mod len)
 	head, n  int    // guarded by mu
 	bytes    int    // guarded by mu: body bytes of what is in the ring
+	pops     uint64 // guarded by mu: answers taken so far, for a pool's stall watch
 	maxBytes int
 	writeErr error         // guarded by mu: the writer's write error, if any
 	room     chan struct{} // one slot: something was popped
@@ -28,7 +29,6 @@ type sent struct {
 	t     *tx
 	wire  int
 	shape shape
-	at    time.Time // when it was pushed
 }
 
 func newWindow(maxCmds, maxBytes int) window {
@@ -43,7 +43,6 @@ func (w *window) push(s sent) bool {
 	if w.n == len(w.ring) || (w.n > 0 && w.bytes+s.wire > w.maxBytes) {
 		return false
 	}
-	s.at = time.Now()
 	w.ring[(w.head+w.n)%len(w.ring)] = s
 	w.n++
 	w.bytes += s.wire
@@ -63,6 +62,7 @@ func (w *window) pop() (sent, bool) {
 	w.head = (w.head + 1) % len(w.ring)
 	w.n--
 	w.bytes -= s.wire
+	w.pops++
 	w.mu.Unlock()
 	return s, true
 }
@@ -76,15 +76,12 @@ func (w *window) wake() {
 	}
 }
 
-// oldest returns when the oldest command in flight was pushed, or the zero
-// time if nothing is in flight.
-func (w *window) oldest() time.Time {
+// progress returns how many answers were taken so far and how many
+// commands are in flight.
+func (w *window) progress() (pops uint64, inFlight int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.n == 0 {
-		return time.Time{}
-	}
-	return w.ring[w.head].at
+	return w.pops, w.n
 }
 
 // empty reports whether nothing is in flight.
