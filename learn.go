@@ -68,12 +68,17 @@ func (m *model) suspect(s shape) bool {
 	if int64(s.maxBody) > m.accSize.Load() || (s.dpub && s.delay.Milliseconds() > m.accDelay.Load()) {
 		return true
 	}
+	return !m.knows(s.topic)
+}
+
+// knows reports whether nsqd has accepted a publish to topic.
+func (m *model) knows(topic string) bool {
 	topics := m.topics.Load()
 	if topics == nil {
-		return true
+		return false
 	}
-	_, ok := (*topics)[s.topic]
-	return !ok
+	_, ok := (*topics)[topic]
+	return ok
 }
 
 // accepted records that nsqd answered OK to a command shaped s.
@@ -81,6 +86,9 @@ func (m *model) accepted(s shape) {
 	storeMax(&m.accSize, int64(s.maxBody))
 	if s.dpub {
 		storeMax(&m.accDelay, s.delay.Milliseconds())
+	}
+	if m.knows(s.topic) {
+		return // every answer comes here: no closure, no allocation
 	}
 	m.editTopics(func(old topicSet) topicSet {
 		if _, ok := old[s.topic]; ok {
