@@ -13,86 +13,155 @@ import (
 // Version is the library version, sent to nsqd in the default user agent.
 const Version = "0.1.0"
 
-// Defaults used when a Config field is left at its zero value.
+// Defaults used by NewConfig, and when a Config field that a Producer uses
+// is left at its zero value.
 const (
-	DefaultDialTimeout       = time.Second
-	DefaultReadTimeout       = 60 * time.Second
-	DefaultWriteTimeout      = time.Second
-	DefaultHeartbeatInterval = 30 * time.Second
-	DefaultDeflateLevel      = 6
-	DefaultMaxMsgSize        = 1048576
-	DefaultMaxBodySize       = 5242880
-	DefaultMaxDeferDelay     = time.Hour
-	DefaultStopTimeout       = 5 * time.Second
-	DefaultMaxQueued         = 1024
-	DefaultMaxInFlight       = 64
-	DefaultMaxInFlightBytes  = 16 << 20
-	DefaultStallTimeout      = 2 * time.Second
+	DefaultDialTimeout         = time.Second
+	DefaultReadTimeout         = 60 * time.Second
+	DefaultWriteTimeout        = time.Second
+	DefaultHeartbeatInterval   = 30 * time.Second
+	DefaultDeflateLevel        = 6
+	DefaultOutputBufferSize    = 16384
+	DefaultOutputBufferTimeout = 250 * time.Millisecond
+	DefaultMaxInFlight         = 1
+	DefaultMaxMsgSize          = 1048576
+	DefaultMaxBodySize         = 5242880
+	DefaultMaxDeferDelay       = time.Hour
+	DefaultStopTimeout         = 5 * time.Second
+	DefaultMaxQueued           = 1024
+	DefaultMaxInFlightCommands = 64
+	DefaultMaxInFlightBytes    = 16 << 20
+	DefaultStallTimeout        = 2 * time.Second
 )
 
-// Config holds the settings of a Producer. It is a plain struct: set fields
-// directly or, for go-nsq compatibility, by name with Set. The zero value is
-// valid: every zero field means its default. A Config is copied by
-// NewProducer, so changing it afterwards has no effect on that Producer.
-// A Config is not safe for concurrent modification.
+// Config holds the settings of a Producer. It has every field of go-nsq's
+// Config, with the same names, types and NewConfig defaults, so that code
+// that fills one Config for go-nsq consumers and producers compiles against
+// it; fields only a Consumer uses are marked so and have no effect here. The
+// fields after AuthSecret are nsqpub's own.
+//
+// Set fields directly or by go-nsq option name with Set. The zero value is
+// valid: a zero field that a Producer uses means its default (see each
+// field). NewProducer copies a Config, so changing it afterwards has no
+// effect on that Producer. A Config is not safe for concurrent modification.
 type Config struct {
 	// DialTimeout bounds connecting: the TCP dial plus the protocol handshake
-	// (magic, IDENTIFY, TLS/compression upgrades, AUTH). Default 1s.
+	// (magic, IDENTIFY, TLS/compression upgrades, AUTH). Zero means 1s.
 	DialTimeout time.Duration
 	// ReadTimeout bounds the wait for any frame from nsqd while the
-	// connection is up. With heartbeats on, the connection is also declared
-	// dead after 2 × HeartbeatInterval of silence. Default 60s.
+	// connection is up (100ms–5m). With heartbeats on, the connection is
+	// also declared dead after 2 × HeartbeatInterval of silence. Zero means 60s.
 	ReadTimeout time.Duration
-	// WriteTimeout bounds each write to nsqd. Default 1s.
+	// WriteTimeout bounds each write to nsqd (100ms–5m). Zero means 1s.
 	WriteTimeout time.Duration
 	// LocalAddr is the local address to dial from. Default: chosen by the OS.
 	LocalAddr net.Addr
 
-	// ClientID is sent in IDENTIFY. Default: the short host name.
+	// LookupdPollInterval (10ms–5m, default 60s), LookupdPollJitter (0–1,
+	// default 0.3) and LookupdPollTimeout (default 1m) are not used by a
+	// Producer; they are kept so that a Config shared with go-nsq consumers
+	// compiles and Set accepts them.
+	LookupdPollInterval time.Duration
+	LookupdPollJitter   float64
+	LookupdPollTimeout  time.Duration
+	// MaxRequeueDelay (0–60m, default 15m) and DefaultRequeueDelay (0–60m,
+	// default 90s) are not used by a Producer; kept for go-nsq consumers.
+	MaxRequeueDelay     time.Duration
+	DefaultRequeueDelay time.Duration
+	// BackoffStrategy (default an ExponentialStrategy), MaxBackoffDuration
+	// (0–60m, default 2m), BackoffMultiplier (0–60m, default 1s) and
+	// MaxAttempts (default 5) are not used by a Producer; kept for go-nsq
+	// consumers.
+	BackoffStrategy    BackoffStrategy
+	MaxBackoffDuration time.Duration
+	BackoffMultiplier  time.Duration
+	MaxAttempts        uint16
+	// LowRdyIdleTimeout (1s–5m, default 10s), LowRdyTimeout (1s–5m, default
+	// 30s) and RDYRedistributeInterval (1ms–5s, default 5s) are not used by a
+	// Producer; kept for go-nsq consumers. Zero means the default.
+	LowRdyIdleTimeout       time.Duration
+	LowRdyTimeout           time.Duration
+	RDYRedistributeInterval time.Duration
+
+	// ClientID is sent in IDENTIFY. Empty means the short host name.
 	ClientID string
-	// Hostname is sent in IDENTIFY. Default: os.Hostname().
+	// Hostname is sent in IDENTIFY. Empty means os.Hostname().
 	Hostname string
-	// UserAgent is sent in IDENTIFY. Default: "nsqpub/<Version>".
+	// UserAgent is sent in IDENTIFY. Empty means "nsqpub/<Version>".
 	UserAgent string
-	// HeartbeatInterval asks nsqd for heartbeats at this interval; it must
-	// be between 1s and 60s. A negative value disables heartbeats. Default 30s.
+	// HeartbeatInterval asks nsqd for heartbeats at this interval, sent in
+	// whole milliseconds as set: nsqd refuses the IDENTIFY, and so every
+	// publish, unless it is between 1s and its --max-heartbeat-interval
+	// (60s by default). Exactly -1 (one nanosecond below zero) disables
+	// heartbeats. It may not exceed ReadTimeout. Zero means 30s.
 	HeartbeatInterval time.Duration
+	// SampleRate (0–99) is sent in IDENTIFY; it only affects what nsqd
+	// delivers to consumers. Default 0.
+	SampleRate int32
 
 	// TlsV1 asks nsqd to upgrade the connection to TLS.
 	TlsV1 bool
 	// TlsConfig configures the TLS client. Default: system roots, ServerName
-	// taken from the address's host.
+	// taken from the address's host. Set's tls_* options build it.
 	TlsConfig *tls.Config
-	// Deflate asks nsqd for deflate compression at DeflateLevel (1–9, default 6).
+	// Deflate asks nsqd for deflate compression at DeflateLevel (1–9; zero
+	// means 6). nsqd refuses Deflate together with Snappy when it offers both.
 	Deflate      bool
 	DeflateLevel int
-	// Snappy asks nsqd for snappy compression. It cannot be combined with Deflate.
+	// Snappy asks nsqd for snappy compression.
 	Snappy bool
+
+	// OutputBufferSize is the size in bytes of nsqd's write buffer for this
+	// connection, sent in IDENTIFY as set: -1 disables buffering, 0 means
+	// nsqd's default, and nsqd refuses other values outside 64 bytes to its
+	// --max-output-buffer-size. NewConfig sets 16384.
+	OutputBufferSize int64
+	// OutputBufferTimeout is how long nsqd may hold buffered writes, sent in
+	// whole milliseconds as set: exactly -1 disables it, 0 means nsqd's
+	// default, and nsqd refuses other values outside its
+	// --min-output-buffer-timeout and --max-output-buffer-timeout.
+	// NewConfig sets 250ms.
+	OutputBufferTimeout time.Duration
+
+	// MaxInFlight is go-nsq's consumer message window (≥ 0, default 1). It
+	// is not used by a Producer, so a value meant for consumers cannot
+	// change it; the Producer's command window is MaxInFlightCommands.
+	MaxInFlight int
+
+	// MsgTimeout is the server-side timeout of messages delivered to this
+	// client, sent in IDENTIFY in whole milliseconds as set: 0 means nsqd's
+	// default, and nsqd refuses other values outside 1s to its
+	// --max-msg-timeout. Default 0.
+	MsgTimeout time.Duration
+
 	// AuthSecret is sent with AUTH when nsqd requires authentication.
 	AuthSecret string
+	// LookupdAuthorization is not used by a Producer; kept for go-nsq
+	// consumers (option skip_lookupd_authorization, NewConfig sets true).
+	LookupdAuthorization bool
 
 	// MaxMsgSize is the largest message body accepted by Publish; set it to
-	// nsqd's --max-msg-size. Default 1048576.
+	// nsqd's --max-msg-size. Zero means 1048576.
 	MaxMsgSize int
 	// MaxBodySize is the largest MPUB body (4 + Σ(4 + len)); set it to nsqd's
-	// --max-body-size. Default 5242880.
+	// --max-body-size. Zero means 5242880.
 	MaxBodySize int
 	// MaxDeferDelay is the largest DeferredPublish delay; set it to nsqd's
-	// --max-req-timeout. Default 1h.
+	// --max-req-timeout. Zero means 1h.
 	MaxDeferDelay time.Duration
 
 	// StopTimeout bounds how long Stop waits for nsqd to answer what was
-	// already queued or in flight. Default 5s.
+	// already queued or in flight. Zero means 5s.
 	StopTimeout time.Duration
 	// MaxQueued is how many publishes may wait for the connection's writer
-	// before publishers block. Default 1024.
+	// before publishers block. Zero means 1024.
 	MaxQueued int
-	// MaxInFlight is how many commands may be written to nsqd and not yet
-	// answered before the writer waits. Default 64.
-	MaxInFlight int
+	// MaxInFlightCommands is how many commands may be written to nsqd and
+	// not yet answered before the writer waits. Zero means 64.
+	MaxInFlightCommands int
 	// MaxInFlightBytes bounds the message bytes written to nsqd and not yet
 	// answered; with MaxQueued it bounds the memory a fast publisher can
-	// hold up. A single larger command is still sent alone. Default 16 MiB.
+	// hold up. A single larger command is still sent alone. Zero means 16 MiB.
 	MaxInFlightBytes int
 
 	// Logger receives structured events (connects, failures, reconnects,
@@ -107,7 +176,7 @@ type Config struct {
 	// flight and no new answer before it judges the node stalled (a frozen
 	// or overloaded nsqd): it routes around the node, closes its
 	// connection, and sends what was never written to other nodes; what was
-	// written is unknown. Callers' contexts play no part. Default 2s.
+	// written is unknown. Callers' contexts play no part. Zero means 2s.
 	StallTimeout time.Duration
 
 	// AtLeastOnce resends, on a new connection, publishes whose outcome is
@@ -122,54 +191,58 @@ type Config struct {
 	tlsCertFile, tlsKeyFile string
 }
 
-// NewConfig returns a Config with every default filled in, as go-nsq's
-// NewConfig does. A zero Config{} behaves the same.
+// NewConfig returns a Config with every default filled in, including
+// go-nsq's defaults for the fields a Producer does not use, as go-nsq's
+// NewConfig does. A zero Config{} behaves the same for a Producer.
 func NewConfig() *Config {
-	c := &Config{}
+	c := &Config{
+		LookupdPollJitter:    0.3,
+		LookupdPollTimeout:   time.Minute,
+		MaxRequeueDelay:      15 * time.Minute,
+		DefaultRequeueDelay:  90 * time.Second,
+		MaxBackoffDuration:   2 * time.Minute,
+		BackoffMultiplier:    time.Second,
+		MaxAttempts:          5,
+		OutputBufferSize:     DefaultOutputBufferSize,
+		OutputBufferTimeout:  DefaultOutputBufferTimeout,
+		MaxInFlight:          DefaultMaxInFlight,
+		LookupdAuthorization: true,
+	}
+	c.BackoffStrategy = &ExponentialStrategy{cfg: c}
 	c.setDefaults()
 	return c
 }
 
-// setDefaults replaces every zero field with its default.
+// setDefaults replaces with its default every zero field whose zero has no
+// meaning of its own (to nsqd or go-nsq) and that go-nsq's ranges refuse or
+// a Producer needs.
 func (c *Config) setDefaults() {
-	if c.DialTimeout == 0 {
-		c.DialTimeout = DefaultDialTimeout
+	for _, d := range []struct {
+		f   *time.Duration
+		def time.Duration
+	}{
+		{&c.DialTimeout, DefaultDialTimeout}, {&c.ReadTimeout, DefaultReadTimeout},
+		{&c.WriteTimeout, DefaultWriteTimeout}, {&c.HeartbeatInterval, DefaultHeartbeatInterval},
+		{&c.LookupdPollInterval, time.Minute}, {&c.LowRdyIdleTimeout, 10 * time.Second},
+		{&c.LowRdyTimeout, 30 * time.Second}, {&c.RDYRedistributeInterval, 5 * time.Second},
+		{&c.MaxDeferDelay, DefaultMaxDeferDelay}, {&c.StopTimeout, DefaultStopTimeout},
+		{&c.StallTimeout, DefaultStallTimeout},
+	} {
+		if *d.f == 0 {
+			*d.f = d.def
+		}
 	}
-	if c.ReadTimeout == 0 {
-		c.ReadTimeout = DefaultReadTimeout
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
-	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = DefaultHeartbeatInterval
-	}
-	if c.DeflateLevel == 0 {
-		c.DeflateLevel = DefaultDeflateLevel
-	}
-	if c.MaxMsgSize == 0 {
-		c.MaxMsgSize = DefaultMaxMsgSize
-	}
-	if c.MaxBodySize == 0 {
-		c.MaxBodySize = DefaultMaxBodySize
-	}
-	if c.MaxDeferDelay == 0 {
-		c.MaxDeferDelay = DefaultMaxDeferDelay
-	}
-	if c.StopTimeout == 0 {
-		c.StopTimeout = DefaultStopTimeout
-	}
-	if c.MaxQueued == 0 {
-		c.MaxQueued = DefaultMaxQueued
-	}
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = DefaultMaxInFlight
-	}
-	if c.MaxInFlightBytes == 0 {
-		c.MaxInFlightBytes = DefaultMaxInFlightBytes
-	}
-	if c.StallTimeout == 0 {
-		c.StallTimeout = DefaultStallTimeout
+	for _, d := range []struct {
+		f   *int
+		def int
+	}{
+		{&c.DeflateLevel, DefaultDeflateLevel}, {&c.MaxMsgSize, DefaultMaxMsgSize},
+		{&c.MaxBodySize, DefaultMaxBodySize}, {&c.MaxQueued, DefaultMaxQueued},
+		{&c.MaxInFlightCommands, DefaultMaxInFlightCommands}, {&c.MaxInFlightBytes, DefaultMaxInFlightBytes},
+	} {
+		if *d.f == 0 {
+			*d.f = d.def
+		}
 	}
 	if c.Hostname == "" {
 		c.Hostname, _ = os.Hostname()
@@ -183,8 +256,12 @@ func (c *Config) setDefaults() {
 }
 
 // Validate reports the first problem with the configuration, as an error
-// wrapping ErrInvalidConfig, or nil. Zero fields are valid (they mean the
-// default); Validate does not modify c.
+// wrapping ErrInvalidConfig, or nil. It refuses what go-nsq's Validate
+// refuses (values outside go-nsq's ranges, a HeartbeatInterval above
+// ReadTimeout) and nsqpub's own fields' impossible values; values that
+// nsqd judges by its own flags (heartbeat interval, output buffer, message
+// timeout) are left to nsqd. Zero fields that mean a default are valid.
+// Validate does not modify c.
 func (c *Config) Validate() error {
 	if c == nil {
 		return fmt.Errorf("%w: config is nil", ErrInvalidConfig)
@@ -194,11 +271,18 @@ func (c *Config) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 	}
+	for _, name := range rangedOptions {
+		if err := options[name].inRange(&d); err != nil {
+			return bad("%s %w", name, err)
+		}
+	}
+	if d.HeartbeatInterval > d.ReadTimeout {
+		return bad("heartbeat_interval %v must not exceed read_timeout %v", d.HeartbeatInterval, d.ReadTimeout)
+	}
 	for _, f := range []struct {
 		name string
 		v    time.Duration
 	}{
-		{"dial_timeout", d.DialTimeout}, {"read_timeout", d.ReadTimeout}, {"write_timeout", d.WriteTimeout},
 		{"stop_timeout", d.StopTimeout}, {"stall_timeout", d.StallTimeout}, {"max_defer_delay", d.MaxDeferDelay},
 	} {
 		if f.v < 0 {
@@ -210,20 +294,13 @@ func (c *Config) Validate() error {
 		v, min int
 	}{
 		{"max_msg_size", d.MaxMsgSize, 1}, {"max_body_size", d.MaxBodySize, 9}, {"max_queued", d.MaxQueued, 1},
-		{"max_in_flight_bytes", d.MaxInFlightBytes, 1}, {"max_in_flight_commands", d.MaxInFlight, 1},
+		{"max_in_flight_bytes", d.MaxInFlightBytes, 1}, {"max_in_flight_commands", d.MaxInFlightCommands, 1},
 	} {
 		if f.v < f.min {
 			return bad("%s %d must be at least %d", f.name, f.v, f.min)
 		}
 	}
-	switch {
-	case d.HeartbeatInterval > 0 && (d.HeartbeatInterval < time.Second || d.HeartbeatInterval > time.Minute):
-		return bad("heartbeat_interval %v must be between 1s and 60s, or negative to disable", d.HeartbeatInterval)
-	case d.DeflateLevel < 1 || d.DeflateLevel > 9:
-		return bad("deflate_level %d must be between 1 and 9", d.DeflateLevel)
-	case d.Deflate && d.Snappy:
-		return bad("deflate and snappy cannot both be enabled")
-	case d.PoolStrategy != RoundRobin && d.PoolStrategy != Failover:
+	if d.PoolStrategy != RoundRobin && d.PoolStrategy != Failover {
 		return bad("pool_strategy %d is unknown", d.PoolStrategy)
 	}
 	return nil

@@ -150,7 +150,7 @@ func newConn(l *link, pp connParams) *conn {
 		connParams: pp, link: l,
 		txCh:       make(chan *tx, cfg.MaxQueued),
 		nopCh:      make(chan struct{}, 1),
-		win:        newWindow(cfg.MaxInFlight, cfg.MaxInFlightBytes),
+		win:        newWindow(cfg.MaxInFlightCommands, cfg.MaxInFlightBytes),
 		dying:      make(chan struct{}),
 		stopping:   make(chan struct{}),
 		writerDone: make(chan struct{}),

@@ -196,7 +196,7 @@ func FuzzConnServerBytes(f *testing.F) {
 func connServerBytes(t *testing.T, in []byte) {
 	const bound = 10 * time.Second
 	cfg := NewConfig()
-	cfg.MaxInFlight = 2
+	cfg.MaxInFlightCommands = 2
 	cfg.HeartbeatInterval = -1
 	cfg.ReadTimeout = 5 * time.Second
 	cfg.StopTimeout = 200 * time.Millisecond

@@ -89,23 +89,27 @@ func ExampleProducer_Publish_validation() {
 }
 
 // Config can be set field by field, or by go-nsq option names with Set.
+// max_in_flight is go-nsq's consumer window: it does not change the
+// Producer's command window, max_in_flight_commands.
 func ExampleConfig_Set() {
 	cfg := nsqpub.NewConfig()
 	for _, kv := range [][2]interface{}{
-		{"dial_timeout", "2s"}, {"heartbeat-interval", 10000}, {"snappy", true}, {"max_in_flight", 100},
+		{"dial_timeout", "2s"}, {"heartbeat-interval", 10000}, {"snappy", true}, {"max_in_flight", 2500},
 	} {
 		if err := cfg.Set(kv[0].(string), kv[1]); err != nil {
 			fmt.Println(err)
 		}
 	}
-	fmt.Println(cfg.DialTimeout, cfg.HeartbeatInterval, cfg.Snappy)
+	fmt.Println(cfg.DialTimeout, cfg.HeartbeatInterval, cfg.Snappy, cfg.MaxInFlight, cfg.MaxInFlightCommands)
 	fmt.Println(cfg.Set("no_such_option", 1))
-	cfg.Deflate = true
+	fmt.Println(cfg.Set("read_timeout", "50ms"))
+	cfg.HeartbeatInterval = 90 * time.Second
 	fmt.Println(cfg.Validate())
 	// Output:
-	// 2s 10s true
+	// 2s 10s true 2500 64
 	// invalid config: option "no_such_option" value 1: unknown option
-	// invalid config: deflate and snappy cannot both be enabled
+	// invalid config: option "read_timeout" value 50ms: 50ms is below the minimum 100ms
+	// invalid config: heartbeat_interval 1m30s must not exceed read_timeout 1m0s
 }
 
 func ExampleIsValidTopicName() {

@@ -71,7 +71,7 @@ func TestConcurrentPublishes(t *testing.T) {
 // TestContextQueuedNotSent: a publish whose context ends while it waits in
 // the queue is skipped by the writer.
 func TestContextQueuedNotSent(t *testing.T) {
-	f, p := fakeProducer(t, &Config{MaxInFlight: 1})
+	f, p := fakeProducer(t, &Config{MaxInFlightCommands: 1})
 	first := async(func() error { return p.Publish("t", []byte("first")) })
 	c := f.acceptIdentified()
 	c.readCommand()
@@ -201,7 +201,7 @@ func TestStopWhileDialing(t *testing.T) {
 // the writer waits for room in a full window that nsqd never answers, and
 // every publish completes.
 func TestStopBoundedWhenWindowFull(t *testing.T) {
-	f, p := fakeProducer(t, &Config{MaxInFlight: 1, MaxQueued: 1, StopTimeout: 100 * time.Millisecond})
+	f, p := fakeProducer(t, &Config{MaxInFlightCommands: 1, MaxQueued: 1, StopTimeout: 100 * time.Millisecond})
 	trust(&p.model, "a", "b", "c", "d") // pipelined, none waits alone
 	done := make(chan *ProducerTransaction, 8)
 	errc := async(func() error { return p.PublishAsync("a", []byte("1"), done) })

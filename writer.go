@@ -8,7 +8,7 @@ import (
 )
 
 // window is what a connection has written and nsqd not yet answered, oldest
-// first, bounded by MaxInFlight commands and MaxInFlightBytes body bytes.
+// first, bounded by MaxInFlightCommands and MaxInFlightBytes (body bytes).
 // The writer pushes a command before its bytes go out and the reader pops it
 // on the answer, both under mu; room wakes a writer waiting for either.
 type window struct {
@@ -35,7 +35,7 @@ func newWindow(maxCmds, maxBytes int) window {
 	return window{ring: make([]sent, maxCmds), maxBytes: maxBytes, room: make(chan struct{}, 1)}
 }
 
-// push adds s unless the window is full: MaxInFlight commands, or s would
+// push adds s unless the window is full: MaxInFlightCommands, or s would
 // take the body bytes past the limit while others are in flight.
 func (w *window) push(s sent) bool {
 	w.mu.Lock()

@@ -94,7 +94,7 @@ func TestWriteBatchSplitsAtMaxBodySize(t *testing.T) {
 // them all unwritten (taken, unlinked), and the one in flight unanswered.
 func TestWindowFullConnectionLost(t *testing.T) {
 	cfg := NewConfig()
-	cfg.MaxInFlight = 1
+	cfg.MaxInFlightCommands = 1
 	c := newTestConn(t, cfg, failWriter{})
 	var left []leftover
 	c.onExit = func(_ *conn, _ error, l []leftover) { left = l }
@@ -216,7 +216,7 @@ func TestFailedBatchReportsOnlyUnwritten(t *testing.T) {
 			pr, pw := io.Pipe()
 			defer pr.Close()
 			cfg := NewConfig()
-			cfg.MaxInFlight = tt.maxInFlight
+			cfg.MaxInFlightCommands = tt.maxInFlight
 			c := newTestConn(t, cfg, pw)
 			var left []leftover
 			c.onExit = func(_ *conn, _ error, l []leftover) { left = l }

@@ -1395,7 +1395,7 @@ func TestFaultSilentServer(t *testing.T) {
 		px := newCutProxy(t, n.TCPAddr, 0, cutPlan{})
 		// A window of 4 commands fills at once, so the writer waits for
 		// answers that never come while publishers wait for the writer.
-		cfg := &nsqpub.Config{StopTimeout: 500 * time.Millisecond, MaxInFlight: 4}
+		cfg := &nsqpub.Config{StopTimeout: 500 * time.Millisecond, MaxInFlightCommands: 4}
 		p := newProducerAt(t, px.Addr(), cfg)
 		l := newLedger(0)
 		if err := p.Ping(); err != nil {
@@ -1540,7 +1540,7 @@ func TestFaultBadInput(t *testing.T) {
 		{"negative MaxMsgSize", &nsqpub.Config{MaxMsgSize: -1}},
 		{"MaxBodySize 8", &nsqpub.Config{MaxBodySize: 8}},
 		{"negative MaxQueued", &nsqpub.Config{MaxQueued: -1}},
-		{"negative MaxInFlight", &nsqpub.Config{MaxInFlight: -1}},
+		{"negative MaxInFlightCommands", &nsqpub.Config{MaxInFlightCommands: -1}},
 	} {
 		if q, err := nsqpub.NewProducer(n.TCPAddr, c.cfg); !errors.Is(err, nsqpub.ErrInvalidConfig) || q != nil {
 			t.Errorf("NewProducer with %s: %v, %v; want nil and ErrInvalidConfig", c.name, q, err)
