@@ -128,36 +128,58 @@ func (b *appendBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// identifyBody is the JSON body of IDENTIFY.
+// identifyBody is the JSON body of IDENTIFY: the keys and values go-nsq
+// sends, in the order encoding/json writes go-nsq's map (sorted), so the
+// bytes are the same as go-nsq's for the same settings. short_id and long_id
+// repeat client_id and hostname under the names older nsqd versions read.
 type identifyBody struct {
 	ClientID            string `json:"client_id"`
-	Hostname            string `json:"hostname"`
-	UserAgent           string `json:"user_agent"`
+	Deflate             bool   `json:"deflate"`
+	DeflateLevel        int    `json:"deflate_level"`
 	FeatureNegotiation  bool   `json:"feature_negotiation"`
 	HeartbeatInterval   int64  `json:"heartbeat_interval"`
-	TLSv1               bool   `json:"tls_v1"`
-	Deflate             bool   `json:"deflate"`
-	DeflateLevel        int    `json:"deflate_level,omitempty"`
+	Hostname            string `json:"hostname"`
+	LongID              string `json:"long_id"`
+	MsgTimeout          int64  `json:"msg_timeout"`
+	OutputBufferSize    int64  `json:"output_buffer_size"`
+	OutputBufferTimeout int64  `json:"output_buffer_timeout"`
+	SampleRate          int32  `json:"sample_rate"`
+	ShortID             string `json:"short_id"`
 	Snappy              bool   `json:"snappy"`
-	OutputBufferTimeout int64  `json:"output_buffer_timeout,omitempty"`
+	TLSv1               bool   `json:"tls_v1"`
+	UserAgent           string `json:"user_agent"`
 }
 
 // identifyCommand builds IDENTIFY for a configuration with defaults applied.
+// Durations go in whole milliseconds, except that exactly -1 (nanosecond)
+// is sent as -1, nsqd's "disabled", for the heartbeat and the output buffer
+// timeout. Nothing is clamped: nsqd judges the values against its flags.
 func identifyCommand(c *Config) command {
-	hb := c.HeartbeatInterval.Milliseconds()
-	if c.HeartbeatInterval < 0 {
-		hb = -1
-	}
 	body, _ := json.Marshal(identifyBody{
-		ClientID:           c.ClientID,
-		Hostname:           c.Hostname,
-		UserAgent:          c.UserAgent,
-		FeatureNegotiation: true,
-		HeartbeatInterval:  hb,
-		TLSv1:              c.TlsV1,
-		Deflate:            c.Deflate,
-		DeflateLevel:       c.DeflateLevel,
-		Snappy:             c.Snappy,
+		ClientID:            c.ClientID,
+		Deflate:             c.Deflate,
+		DeflateLevel:        c.DeflateLevel,
+		FeatureNegotiation:  true,
+		HeartbeatInterval:   wireMillis(c.HeartbeatInterval),
+		Hostname:            c.Hostname,
+		LongID:              c.Hostname,
+		MsgTimeout:          c.MsgTimeout.Milliseconds(),
+		OutputBufferSize:    c.OutputBufferSize,
+		OutputBufferTimeout: wireMillis(c.OutputBufferTimeout),
+		SampleRate:          c.SampleRate,
+		ShortID:             c.ClientID,
+		Snappy:              c.Snappy,
+		TLSv1:               c.TlsV1,
+		UserAgent:           c.UserAgent,
 	})
 	return command{kind: cmdIDENTIFY, body: body}
+}
+
+// wireMillis is d in whole milliseconds (truncated toward zero), or -1 for
+// exactly -1.
+func wireMillis(d time.Duration) int64 {
+	if d == -1 {
+		return -1
+	}
+	return d.Milliseconds()
 }

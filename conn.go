@@ -229,7 +229,8 @@ func (c *conn) stop() {
 func (c *conn) readLoop() {
 	defer c.exit()
 	timeout := c.cfg.ReadTimeout
-	if hb := 2 * c.cfg.HeartbeatInterval; hb > 0 && hb < timeout {
+	// IDENTIFY sends whole milliseconds; below one, nsqd keeps its default.
+	if hb := 2 * c.cfg.HeartbeatInterval.Truncate(time.Millisecond); hb > 0 && hb < timeout {
 		timeout = hb // two heartbeats missed: the connection is dead
 	}
 	for {

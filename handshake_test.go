@@ -37,13 +37,13 @@ func TestHandshakeIdentify(t *testing.T) {
 		reply []byte
 	}{
 		{"configured", &Config{ClientID: "cid", Hostname: "host.example", UserAgent: "ua/1", HeartbeatInterval: 5 * time.Second},
-			`{"client_id":"cid","hostname":"host.example","user_agent":"ua/1","feature_negotiation":true,"heartbeat_interval":5000,"tls_v1":false,"deflate":false,"deflate_level":6,"snappy":false}`,
+			`{"client_id":"cid","deflate":false,"deflate_level":6,"feature_negotiation":true,"heartbeat_interval":5000,"hostname":"host.example","long_id":"host.example","msg_timeout":0,"output_buffer_size":0,"output_buffer_timeout":0,"sample_rate":0,"short_id":"cid","snappy":false,"tls_v1":false,"user_agent":"ua/1"}`,
 			appendFrame(nil, frameTypeResponse, []byte(`{"version":"1.3.0","auth_required":false}`))},
 		{"zero Config", &Config{},
-			`{"client_id":"` + shortHost + `","hostname":"` + host + `","user_agent":"nsqpub/` + Version + `","feature_negotiation":true,"heartbeat_interval":30000,"tls_v1":false,"deflate":false,"deflate_level":6,"snappy":false}`,
+			`{"client_id":"` + shortHost + `","deflate":false,"deflate_level":6,"feature_negotiation":true,"heartbeat_interval":30000,"hostname":"` + host + `","long_id":"` + host + `","msg_timeout":0,"output_buffer_size":0,"output_buffer_timeout":0,"sample_rate":0,"short_id":"` + shortHost + `","snappy":false,"tls_v1":false,"user_agent":"nsqpub/` + Version + `"}`,
 			appendFrame(nil, frameTypeResponse, []byte(`{}`))},
 		{"upgrades asked, none granted", &Config{ClientID: "c", Hostname: "h", UserAgent: "u", HeartbeatInterval: -1, TlsV1: true, Deflate: true, DeflateLevel: 3},
-			`{"client_id":"c","hostname":"h","user_agent":"u","feature_negotiation":true,"heartbeat_interval":-1,"tls_v1":true,"deflate":true,"deflate_level":3,"snappy":false}`,
+			`{"client_id":"c","deflate":true,"deflate_level":3,"feature_negotiation":true,"heartbeat_interval":-1,"hostname":"h","long_id":"h","msg_timeout":0,"output_buffer_size":0,"output_buffer_timeout":0,"sample_rate":0,"short_id":"c","snappy":false,"tls_v1":true,"user_agent":"u"}`,
 			identifyReply(false, "", false)},
 	}
 	for _, tt := range tests {
