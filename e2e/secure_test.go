@@ -828,9 +828,8 @@ func testSecureErrors(t *testing.T, s *secureServers) {
 	t.Run("invalid compression config", func(t *testing.T) {
 		t.Parallel()
 		for name, cfg := range map[string]*nsqpub.Config{
-			"deflate and snappy": {Deflate: true, Snappy: true},
-			"deflate level 10":   {Deflate: true, DeflateLevel: 10},
-			"deflate level -1":   {Deflate: true, DeflateLevel: -1},
+			"deflate level 10": {Deflate: true, DeflateLevel: 10},
+			"deflate level -1": {Deflate: true, DeflateLevel: -1},
 		} {
 			verr := cfg.Validate()
 			_, nerr := nsqpub.NewProducer(s.plain.TCPAddr, cfg)
@@ -838,13 +837,6 @@ func testSecureErrors(t *testing.T, s *secureServers) {
 				t.Errorf("%s: Validate = %v, NewProducer = %v, want ErrInvalidConfig", name, verr, nerr)
 			}
 			t.Logf("%s: %v", name, nerr)
-		}
-		c := nsqpub.NewConfig()
-		if err := errors.Join(c.Set("deflate", true), c.Set("snappy", "true")); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := nsqpub.NewProducer(s.plain.TCPAddr, c); !errors.Is(err, nsqpub.ErrInvalidConfig) {
-			t.Errorf("NewProducer after Set deflate and snappy = %v", err)
 		}
 	})
 }
