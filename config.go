@@ -38,7 +38,7 @@ const (
 // Config, with the same names, types and NewConfig defaults, so that code
 // that fills one Config for go-nsq consumers and producers compiles against
 // it; fields only a Consumer uses are marked so and have no effect here. The
-// fields after AuthSecret are nsqpub's own.
+// fields from MaxMsgSize on are nsqpub's own.
 //
 // Set fields directly or by go-nsq option name with Set. The zero value is
 // valid: a zero field that a Producer uses means its default (see each
@@ -92,8 +92,9 @@ type Config struct {
 	// HeartbeatInterval asks nsqd for heartbeats at this interval, sent in
 	// whole milliseconds as set: nsqd refuses the IDENTIFY, and so every
 	// publish, unless it is between 1s and its --max-heartbeat-interval
-	// (60s by default). Exactly -1 (one nanosecond below zero) disables
-	// heartbeats. It may not exceed ReadTimeout. Zero means 30s.
+	// (60s by default). -1 disables heartbeats: exactly -1 nanosecond, or
+	// -1ms (what Set makes of the integer -1). It may not exceed
+	// ReadTimeout. Zero means 30s.
 	HeartbeatInterval time.Duration
 	// SampleRate (0–99) is sent in IDENTIFY; it only affects what nsqd
 	// delivers to consumers. Default 0.
@@ -117,7 +118,7 @@ type Config struct {
 	// --max-output-buffer-size. NewConfig sets 16384.
 	OutputBufferSize int64
 	// OutputBufferTimeout is how long nsqd may hold buffered writes, sent in
-	// whole milliseconds as set: exactly -1 disables it, 0 means nsqd's
+	// whole milliseconds as set: -1 (ns or ms) disables it, 0 means nsqd's
 	// default, and nsqd refuses other values outside its
 	// --min-output-buffer-timeout and --max-output-buffer-timeout.
 	// NewConfig sets 250ms.
@@ -193,7 +194,8 @@ type Config struct {
 
 // NewConfig returns a Config with every default filled in, including
 // go-nsq's defaults for the fields a Producer does not use, as go-nsq's
-// NewConfig does. A zero Config{} behaves the same for a Producer.
+// NewConfig does. A zero Config{} works too; it differs only in sending
+// zero output buffer settings, which nsqd reads as its own defaults.
 func NewConfig() *Config {
 	c := &Config{
 		LookupdPollJitter:    0.3,
