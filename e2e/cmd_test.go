@@ -42,14 +42,15 @@ func buildNSQPub(t *testing.T, dir string) string {
 	return bin
 }
 
-// runNSQPub runs the command with stdin (nil: none) and args.
+// runNSQPub runs the command bin (nsqpub, or to_nsq for comparison) with
+// stdin (nil: none) and args.
 func runNSQPub(t *testing.T, bin string, stdin io.Reader, args ...string) cmdRun {
 	t.Helper()
 	_, wait := startNSQPub(t, bin, stdin, args...)
 	return wait()
 }
 
-// startNSQPub starts the command with stdin (nil: none) and args, and
+// startNSQPub starts the command bin with stdin (nil: none) and args, and
 // returns the process and a function that waits (at most cmdTimeout from
 // the start) for it to exit.
 func startNSQPub(t *testing.T, bin string, stdin io.Reader, args ...string) (*os.Process, func() cmdRun) {
@@ -59,9 +60,10 @@ func startNSQPub(t *testing.T, bin string, stdin io.Reader, args ...string) (*os
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
+	name := filepath.Base(bin)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting nsqpub: %v", err)
+		t.Fatalf("starting %s: %v", name, err)
 	}
 	return cmd.Process, func() cmdRun {
 		t.Helper()
@@ -70,13 +72,13 @@ func startNSQPub(t *testing.T, bin string, stdin io.Reader, args ...string) (*os
 		var exit *exec.ExitError
 		switch {
 		case ctx.Err() != nil:
-			t.Fatalf("nsqpub %q did not exit within %v; stderr:\n%s", args, cmdTimeout, res.stderr)
+			t.Fatalf("%s %q did not exit within %v; stderr:\n%s", name, args, cmdTimeout, res.stderr)
 		case errors.As(err, &exit):
 			res.code = exit.ExitCode()
 		case err != nil:
-			t.Fatalf("running nsqpub: %v", err)
+			t.Fatalf("running %s: %v", name, err)
 		}
-		t.Logf("nsqpub %s: exit %d in %v, stderr:\n%s", strings.Join(args, " "), res.code, res.elapsed.Round(time.Millisecond), res.stderr)
+		t.Logf("%s %s: exit %d in %v, stderr:\n%s", name, strings.Join(args, " "), res.code, res.elapsed.Round(time.Millisecond), res.stderr)
 		return res
 	}
 }
@@ -333,14 +335,20 @@ func TestCmd(t *testing.T) {
 		if res.code != 1 || !strings.HasPrefix(lastLine(res.stderr), unreachable) {
 			t.Errorf("with nsqd unreachable: exit %d, stderr %q; want 1 and a summary starting %q", res.code, res.stderr, unreachable)
 		}
-		for _, args := range [][]string{
-			{"--nsqd-tcp-address", n.TCPAddr},                                                     // no --topic
-			{"--topic", topic, "--nsqd-tcp-address", n.TCPAddr, "--rate", "-1"},                   // bad --rate
-			{"--topic", topic, "--nsqd-tcp-address", n.TCPAddr, "--balance-strategy", "failover"}, // without --balance
+		// Usage errors exit 1, flags the flag package refuses 2, as with
+		// to_nsq (TestCmdMatchesToNSQ compares more of them).
+		for _, tc := range []struct {
+			args []string
+			code int
+			want string
+		}{
+			{[]string{"--nsqd-tcp-address", n.TCPAddr}, 1, "Run 'nsqpub -h' for usage."},                                                     // no --topic
+			{[]string{"--topic", topic, "--nsqd-tcp-address", n.TCPAddr, "--balance-strategy", "failover"}, 1, "Run 'nsqpub -h' for usage."}, // without --balance
+			{[]string{"--topic", topic, "--nsqd-tcp-address", n.TCPAddr, "--rate", "fast"}, 2, "Usage: nsqpub"},                              // malformed --rate
 		} {
-			res = runNSQPub(t, bin, strings.NewReader("never read\n"), args...)
-			if res.code != 2 || !strings.Contains(res.stderr, "Run 'nsqpub -h' for usage.") {
-				t.Errorf("usage error %q: exit %d, stderr %q; want 2", args, res.code, res.stderr)
+			res = runNSQPub(t, bin, strings.NewReader("never read\n"), tc.args...)
+			if res.code != tc.code || !strings.Contains(res.stderr, tc.want) {
+				t.Errorf("usage error %q: exit %d, stderr %q; want %d and %q", tc.args, res.code, res.stderr, tc.code, tc.want)
 			}
 		}
 		if s := n.Stats(t, topic); s.MessageCount != int64(len(want)) {
@@ -489,4 +497,164 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// toNSQCase is one command line run through both to_nsq and nsqpub. In
+// args, {topic} and {addr} stand for the run's own topic and the nsqd's
+// TCP address.
+type toNSQCase struct {
+	name  string
+	args  []string
+	stdin string
+	code  int      // to_nsq's exit status, which nsqpub must match
+	sent  []string // with code 0: the messages nsqd must hold from each
+	// A deliberate difference: nsqpub exits with nsqpubCode instead, for
+	// the reason why (which the README gives).
+	nsqpubCode int
+	why        string
+}
+
+// toNSQCases are the command lines compared: good input, option names and
+// values go-nsq's Config.Set takes (or refuses), usage errors, and failures.
+var toNSQCases = func() []toNSQCase {
+	abc := []string{"a", "b", "c"}
+	in := "a\nb\nc\n"
+	base := []string{"--topic", "{topic}", "--nsqd-tcp-address", "{addr}"}
+	with := func(extra ...string) []string { return append(slices.Clone(base), extra...) }
+	opt := func(o string) []string { return with("--producer-opt", o) }
+	cases := []toNSQCase{
+		{name: "plain", args: base, stdin: in, sent: abc},
+		{name: "single dash and =", args: []string{"-topic={topic}", "-nsqd-tcp-address={addr}"}, stdin: in, sent: abc},
+		{name: "address twice", args: with("--nsqd-tcp-address", "{addr}"), stdin: in, sent: abc},
+		{name: "empty records", args: base, stdin: "\na\n\n\nb\nc\n", sent: abc},
+		{name: "delimiter", args: with("--delimiter", ","), stdin: "a,b,c,", sent: abc},
+		{name: "no input", args: base},
+		{name: "rate 0", args: with("--rate", "0"), stdin: in, sent: abc},
+		{name: "rate -1", args: with("--rate", "-1"), stdin: in, sent: abc},
+		{name: "rate 1000", args: with("--rate", "1000"), stdin: in, sent: abc},
+		{name: "help", args: []string{"-h"}},
+
+		// Usage errors: to_nsq's log.Fatal exits 1.
+		{name: "no topic", args: []string{"--nsqd-tcp-address", "{addr}"}, stdin: in, code: 1},
+		{name: "no address", args: []string{"--topic", "{topic}"}, stdin: in, code: 1},
+		{name: "empty delimiter", args: with("--delimiter", ""), stdin: in, code: 1},
+		{name: "two-byte delimiter", args: with("--delimiter", "ab"), stdin: in, code: 1},
+		{name: "invalid topic", args: []string{"--topic", "bad:topic", "--nsqd-tcp-address", "{addr}"}, stdin: in, code: 1},
+		{name: "empty address", args: []string{"--topic", "{topic}", "--nsqd-tcp-address", ""}, stdin: in, code: 1},
+
+		// The flag package refuses: exit 2.
+		{name: "unknown flag", args: with("--bogus"), stdin: in, code: 2},
+		{name: "malformed rate", args: with("--rate", "fast"), stdin: in, code: 2},
+
+		// Failures while publishing: exit 1.
+		{name: "nsqd unreachable", args: []string{"--topic", "{topic}", "--nsqd-tcp-address", "127.0.0.1:1"}, stdin: in, code: 1},
+		{name: "record nsqd refuses", args: base, stdin: "a\n" + strings.Repeat("x", 101) + "\n", code: 1},
+
+		// Deliberate differences.
+		{name: "file argument", args: with("no-such-file"), stdin: in, sent: abc, nsqpubCode: 1,
+			why: "nsqpub reads FILE arguments (this one is missing); to_nsq ignores them and reads stdin"},
+		{name: "escaped delimiter", args: with("--delimiter", `\t`), stdin: "a\tb\tc\t", code: 1, nsqpubCode: 0,
+			why: `nsqpub also takes an escape such as \t for the delimiter byte`},
+		{name: "version", args: []string{"--version"}, code: 2, nsqpubCode: 0, why: "--version is nsqpub's own flag"},
+		{name: "balance", args: with("--balance"), stdin: in, code: 2, nsqpubCode: 0, why: "--balance is nsqpub's own flag"},
+		{name: "nsqpub option", args: opt("max_msg_size,2000"), stdin: in, code: 2, nsqpubCode: 0,
+			why: "max_msg_size is one of nsqpub's own options"},
+		{name: "invalid topic, no input", args: []string{"--topic", "bad:topic", "--nsqd-tcp-address", "{addr}"}, nsqpubCode: 1,
+			why: "nsqpub checks --topic before reading; to_nsq only fails on publishing a record"},
+		{name: "empty address, no input", args: []string{"--topic", "{topic}", "--nsqd-tcp-address", ""}, nsqpubCode: 1,
+			why: "nsqpub checks --nsqd-tcp-address before reading; to_nsq only fails on publishing a record"},
+	}
+	// --producer-opt goes to Config.Set as go-nsq's ConfigFlag passes it:
+	// options to_nsq takes publish as usual, whatever they mean to a
+	// consumer; what Set refuses exits 2, what Validate refuses 1.
+	for _, o := range []string{
+		"dial_timeout,2s", "read_timeout,30s", "write_timeout,2s", "local_addr,127.0.0.1:0",
+		"client_id,cmd-test", "hostname,cmd-test.example", "user_agent,cmd test/1.0",
+		"heartbeat_interval,5s", "deflate", "deflate,true", "deflate_level,9", "snappy",
+		"tls_v1", "tls_insecure_skip_verify", "tls_min_version,tls1.2", "tls_min_version,ssl3.0",
+		"lookupd_poll_interval,5s", "lookupd_poll_jitter,0.5", "lookupd_poll_timeout,1s",
+		"skip_lookupd_authorization,true", "skip_lookupd_authorization,false",
+		"max_requeue_delay,1m", "default_requeue_delay,0", "backoff_strategy,full_jitter",
+		"max_backoff_duration,50ms", "backoff_multiplier,2s", "max_attempts,3",
+		"low_rdy_idle_timeout,5s", "low_rdy_timeout,5s", "rdy_redistribute_interval,1s",
+		"sample_rate,10", "output_buffer_size,1024", "output_buffer_timeout,100ms",
+		"max_in_flight,10", "msg_timeout,5s",
+	} {
+		cases = append(cases, toNSQCase{name: "option " + o, args: opt(o), stdin: in, sent: abc})
+	}
+	for _, o := range []string{
+		"no_such_option,1", "dial_timeout,abc", "deflate,maybe", "read_timeout,10ms", "deflate_level,10",
+		"tls_min_version,tls9", "tls_root_ca_file,/no/such/ca.pem", "lookupd_poll_jitter,2",
+		"backoff_strategy,linear", "max_in_flight,-1", "sample_rate,100",
+	} {
+		cases = append(cases, toNSQCase{name: "option " + o, args: opt(o), stdin: in, code: 2})
+	}
+	for _, o := range []string{
+		"heartbeat_interval,2m",   // Validate: longer than read_timeout
+		"heartbeat_interval,10ms", // nsqd refuses the IDENTIFY
+	} {
+		cases = append(cases, toNSQCase{name: "option " + o, args: opt(o), stdin: in, code: 1})
+	}
+	for i := range cases {
+		if cases[i].why == "" {
+			cases[i].nsqpubCode = cases[i].code
+		}
+	}
+	return cases
+}()
+
+// TestCmdMatchesToNSQ runs each of toNSQCases through to_nsq, built from
+// nsq v1.3.0 in the module cache, and through nsqpub, against the same nsqd
+// (whose --max-msg-size is 100), and requires the same exit status and,
+// for good input, the same messages in nsqd, except for the deliberate
+// differences each case names.
+func TestCmdMatchesToNSQ(t *testing.T) {
+	dir := t.TempDir()
+	toNSQ := filepath.Join(dir, "to_nsq")
+	if out, err := exec.Command("go", "build", "-o", toNSQ, "github.com/nsqio/nsq/apps/to_nsq").CombinedOutput(); err != nil {
+		t.Fatalf("go build to_nsq: %v\n%s", err, out)
+	}
+	nsqpubBin := buildNSQPub(t, dir)
+	n := startNSQD(t, "--max-msg-size=100")
+	var differ []string
+	ran := 0
+	for _, tc := range toNSQCases {
+		t.Run(tc.name, func(t *testing.T) {
+			ran++
+			for _, run := range []struct {
+				bin  string
+				code int
+			}{{toNSQ, tc.code}, {nsqpubBin, tc.nsqpubCode}} {
+				topic := topicName(t)
+				if tc.code == 0 && tc.nsqpubCode == 0 && len(tc.sent) > 0 {
+					n.CreateChannel(t, topic, "ch")
+				}
+				args := make([]string, len(tc.args))
+				for i, a := range tc.args {
+					args[i] = strings.NewReplacer("{topic}", topic, "{addr}", n.TCPAddr).Replace(a)
+				}
+				res := runNSQPub(t, run.bin, strings.NewReader(tc.stdin), args...)
+				name := filepath.Base(run.bin)
+				if res.code != run.code {
+					t.Errorf("%s exits %d, want %d", name, res.code, run.code)
+					if name == "nsqpub" {
+						differ = append(differ, fmt.Sprintf("%s (to_nsq %d, nsqpub %d)", tc.name, tc.code, res.code))
+					}
+					continue
+				}
+				if tc.code == 0 && tc.nsqpubCode == 0 && len(tc.sent) > 0 {
+					if got := n.Stats(t, topic).MessageCount; got != int64(len(tc.sent)) {
+						t.Errorf("%s: nsqd holds %d messages, want %d", name, got, len(tc.sent))
+						continue
+					}
+					checkBodies(t, consume(t, n, topic, "ch", len(tc.sent)), tc.sent)
+				}
+			}
+		})
+	}
+	if len(differ) > 0 {
+		t.Logf("RESULT cmd vs to_nsq: nsqpub's exit status differs in %d of %d cases: %s", len(differ), ran, strings.Join(differ, "; "))
+	} else {
+		t.Logf("RESULT cmd vs to_nsq: the same exit status in all %d cases (deliberate differences included as such)", ran)
+	}
 }

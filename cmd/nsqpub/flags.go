@@ -11,7 +11,8 @@ import (
 	"github.com/nsqpub/nsqpub"
 )
 
-// maxRate bounds --rate, so that the schedule arithmetic cannot overflow.
+// maxRate is the largest --rate that limits anything; the schedule
+// arithmetic cannot overflow below it.
 const maxRate = 1_000_000_000
 
 // options are the parsed command line.
@@ -74,8 +75,12 @@ Flags:
 `
 
 // parseFlags parses args. It returns the options, or nil and the exit
-// status when the command is already done: 0 after --version or -h, 2 after
-// a usage error, which it has reported on stderr.
+// status when the command is already done, with the error reported on
+// stderr. The statuses are to_nsq's: 0 after --version or -h; 2 when the
+// flag package refuses a flag (an unknown flag, a malformed value, a
+// --producer-opt that Config.Set refuses); 1 for every other usage error
+// (a missing or invalid --topic or --nsqd-tcp-address, a bad --delimiter,
+// a Config that fails Validate), where to_nsq calls log.Fatal.
 func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs := flag.NewFlagSet("nsqpub", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -84,12 +89,19 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	// --producer-opt says otherwise (the window then shrinks to match).
 	cfg.MaxQueued = maxWindow
 	var addrs stringList
+	var strategy string
 	topic := fs.String("topic", "", "NSQ `topic` to publish to (required)")
 	fs.Var(&addrs, "nsqd-tcp-address", "nsqd TCP `address` host:port (required, repeatable; every record goes to every nsqd)")
 	delimiter := fs.String("delimiter", "\n", "record delimiter: one byte, or an escape such as \\t, \\0 or \\x1e")
-	rate := fs.Int64("rate", 0, "publish at most `N` records per second (0 = no limit)")
+	rate := fs.Int64("rate", 0, "publish at most `N` records per second (0 or less = no limit)")
 	balance := fs.Bool("balance", false, "spread the records over the nsqd (each record to one) instead of sending every record to every nsqd")
-	strategy := fs.String("balance-strategy", "", "with --balance: `round-robin` (default) or failover (the first healthy nsqd, in the order given)")
+	fs.Func("balance-strategy", "with --balance: `round-robin` (default) or failover (the first healthy nsqd, in the order given)", func(s string) error {
+		strategy = s
+		if cfg.Set("pool_strategy", s) != nil {
+			return errors.New("want round-robin or failover")
+		}
+		return nil
+	})
 	fs.Var(&producerOpts{cfg: cfg}, "producer-opt", "library option as `key,value`, passed to Config.Set (repeatable)")
 	version := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
@@ -109,7 +121,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	usageError := func(format string, a ...any) (*options, int) {
 		fmt.Fprintf(stderr, "nsqpub: "+format+"\n", a...)
 		fmt.Fprintf(stderr, "Run 'nsqpub -h' for usage.\n")
-		return nil, 2
+		return nil, 1
 	}
 	switch {
 	case *topic == "":
@@ -118,15 +130,13 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		return usageError("invalid --topic %q: want 1-64 characters of [.a-zA-Z0-9_-], optionally ending in #ephemeral", *topic)
 	case len(addrs) == 0:
 		return usageError("--nsqd-tcp-address is required")
-	case *rate < 0 || *rate > maxRate:
-		return usageError("--rate %d must be between 0 (no limit) and %d", *rate, maxRate)
-	case *strategy != "" && !*balance:
+	case strategy != "" && !*balance:
 		return usageError("--balance-strategy needs --balance")
 	}
-	if *strategy != "" {
-		if err := cfg.Set("pool_strategy", *strategy); err != nil {
-			return usageError("--balance-strategy %q: want round-robin or failover", *strategy)
-		}
+	// As with to_nsq, a --rate below 1 means no limit; so does one beyond
+	// maxRate, which no command could keep up with anyway.
+	if *rate < 1 || *rate > maxRate {
+		*rate = 0
 	}
 	delim, err := parseDelimiter(*delimiter)
 	if err != nil {

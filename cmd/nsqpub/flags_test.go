@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"strings"
 	"testing"
 
@@ -16,40 +17,55 @@ func TestSingleDashFlags(t *testing.T) {
 	wantBodies(t, f, "t1", "x")
 }
 
-// TestUsageErrors checks that bad command lines exit with status 2 and a
-// clear message.
+// TestUsageErrors checks that bad command lines exit as to_nsq's do, with
+// a clear message: 2 when the flag package refuses a flag, 1 for the other
+// usage errors.
 func TestUsageErrors(t *testing.T) {
 	addr := "127.0.0.1:1" // never dialled: the command stops before
 	for _, tc := range []struct {
 		name string
 		args []string
+		code int
 		want string
 	}{
-		{"missing topic", []string{"--nsqd-tcp-address", addr}, "--topic is required"},
-		{"invalid topic", []string{"--topic", "a:b", "--nsqd-tcp-address", addr}, `invalid --topic "a:b"`},
-		{"topic too long", []string{"--topic", strings.Repeat("x", 65), "--nsqd-tcp-address", addr}, "invalid --topic"},
-		{"missing address", []string{"--topic", "t"}, "--nsqd-tcp-address is required"},
-		{"empty address", []string{"--topic", "t", "--nsqd-tcp-address", ""}, "empty --nsqd-tcp-address"},
-		{"unknown producer option", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--producer-opt", "no_such_option,1"}, "unknown option"},
-		{"bad producer option value", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--producer-opt", "max_msg_size,abc"}, "max_msg_size"},
-		{"invalid producer config", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--producer-opt", "max_msg_size,-5"}, "invalid config: max_msg_size -5"},
-		{"long delimiter", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--delimiter", "ab"}, "must be one byte"},
-		{"empty delimiter", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--delimiter", ""}, "must be one byte"},
-		{"negative rate", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--rate", "-1"}, "--rate -1"},
-		{"huge rate", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--rate", "2000000000"}, "--rate 2000000000"},
-		{"unknown strategy", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--balance", "--balance-strategy", "random"}, `--balance-strategy "random"`},
-		{"strategy without balance", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--balance-strategy", "failover"}, "--balance-strategy needs --balance"},
-		{"unknown flag", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--nope"}, "flag provided but not defined"},
+		{"missing topic", []string{"--nsqd-tcp-address", addr}, 1, "--topic is required"},
+		{"invalid topic", []string{"--topic", "a:b", "--nsqd-tcp-address", addr}, 1, `invalid --topic "a:b"`},
+		{"topic too long", []string{"--topic", strings.Repeat("x", 65), "--nsqd-tcp-address", addr}, 1, "invalid --topic"},
+		{"missing address", []string{"--topic", "t"}, 1, "--nsqd-tcp-address is required"},
+		{"empty address", []string{"--topic", "t", "--nsqd-tcp-address", ""}, 1, "empty --nsqd-tcp-address"},
+		{"unknown producer option", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--producer-opt", "no_such_option,1"}, 2, "unknown option"},
+		{"bad producer option value", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--producer-opt", "max_msg_size,abc"}, 2, "max_msg_size"},
+		{"invalid producer config", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--producer-opt", "max_msg_size,-5"}, 1, "invalid config: max_msg_size -5"},
+		{"long delimiter", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--delimiter", "ab"}, 1, "must be one byte"},
+		{"empty delimiter", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--delimiter", ""}, 1, "must be one byte"},
+		{"malformed rate", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--rate", "fast"}, 2, `invalid value "fast" for flag -rate`},
+		{"unknown strategy", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--balance", "--balance-strategy", "random"}, 2, `invalid value "random" for flag -balance-strategy: want round-robin or failover`},
+		{"strategy without balance", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--balance-strategy", "failover"}, 1, "--balance-strategy needs --balance"},
+		{"unknown flag", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--nope"}, 2, "flag provided but not defined"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := publish(t, "never read\n", tc.args...)
-			if res.code != 2 {
-				t.Errorf("exit status %d, want 2", res.code)
+			if res.code != tc.code {
+				t.Errorf("exit status %d, want %d", res.code, tc.code)
 			}
 			if !strings.Contains(res.stderr, tc.want) {
 				t.Errorf("stderr does not contain %q:\n%s", tc.want, res.stderr)
 			}
 		})
+	}
+}
+
+// TestRateOutOfRange checks that a --rate below 1 or beyond maxRate means
+// no limit, as with to_nsq.
+func TestRateOutOfRange(t *testing.T) {
+	f := newFakeNSQD(t)
+	for _, rate := range []string{"0", "-1", "2000000000"} {
+		res := publish(t, "x\n", "--topic", "t", "--nsqd-tcp-address", f.addr(), "--rate", rate)
+		wantSuccess(t, res, "nsqpub: published 1 record to 1 nsqd")
+		opts, code := parseFlags([]string{"--topic", "t", "--nsqd-tcp-address", f.addr(), "--rate", rate}, io.Discard, io.Discard)
+		if code != 0 || opts.rate != 0 {
+			t.Errorf("--rate %s: exit %d, rate %d; want 0 and no limit", rate, code, opts.rate)
+		}
 	}
 }
 

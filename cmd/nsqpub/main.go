@@ -28,10 +28,11 @@
 //	--delimiter C                 record delimiter: one byte, or an escape
 //	                              such as \t, \0 or \x1e (default "\n")
 //	--rate N                      publish at most N records per second
-//	                              (0, the default, means no limit)
-//	--producer-opt KEY,VALUE      library option passed to Config.Set, for
+//	                              (0, the default, or less means no limit)
+//	--producer-opt KEY,VALUE      option passed to Config.Set as it is, for
 //	                              example max_msg_size,2097152 (repeatable;
-//	                              a KEY alone sets a boolean option to true)
+//	                              a KEY alone sets a boolean option to true),
+//	                              as to_nsq passes it to go-nsq's Config.Set
 //	--version                     print the version and exit
 //
 // Each record is published on its own with PublishAsync, up to 16384
@@ -81,9 +82,13 @@
 // with "; interrupted: N records read, input left unread", N counting the
 // records taken from the input. A second signal kills the program at once.
 //
-// Exit status: 0 when every record was acknowledged (by every nsqd, or with
-// --balance by one); 1 when a publish failed, an input could not be read,
-// or a signal left input unread; 2 for a usage error.
+// Exit status, as to_nsq's: 0 when every record was acknowledged (by every
+// nsqd, or with --balance by one); 1 when a publish failed, an input could
+// not be read, a signal left input unread, or the arguments are wrong (no
+// or an invalid --topic or --nsqd-tcp-address, a bad --delimiter, options
+// that together fail Config.Validate); 2 when a flag cannot be parsed (an
+// unknown flag, a malformed value, a --producer-opt that Config.Set
+// refuses).
 package main
 
 import (
@@ -116,7 +121,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	sinks, names, pool, err := newSinks(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "nsqpub: %v\n", err)
-		return 2
+		return 1
 	}
 	p := newPublisher(opts.topic, sinks, names, opts.cfg, stderr)
 	p.pool = pool
