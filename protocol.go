@@ -10,6 +10,15 @@ import (
 // magicV2 is the protocol magic a client writes right after connecting.
 const magicV2 = "  V2"
 
+// MagicV2 is the protocol magic a client writes right after connecting to
+// nsqd, before any Command, as in go-nsq. It must not be modified.
+var MagicV2 = []byte(magicV2)
+
+// MagicV1 is go-nsq's magic of the first protocol version, which nsqd v1
+// refuses (E_BAD_PROTOCOL); it is kept so that code naming it compiles. It
+// must not be modified.
+var MagicV1 = []byte("  V1")
+
 // Frame types sent by nsqd.
 const (
 	frameTypeResponse int32 = 0
