@@ -7,9 +7,11 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,19 +73,21 @@ func handshake(ctx context.Context, nc net.Conn, addr string, cfg *Config, log *
 		// context.DeadlineExceeded rather than a bare i/o timeout.
 		<-ctx.Done()
 	}
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("%w: handshake with %s: %w (%w)", ErrNotConnected, addr, err, ctx.Err())
+	if cerr := ctx.Err(); cerr != nil {
+		if !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%w)", err, cerr)
+		}
+		return nil, fmt.Errorf("%w: handshake with %s: %w", ErrNotConnected, addr, err)
 	}
 	wrapped := fmt.Errorf("%w: handshake with %s: %w", ErrNotConnected, addr, err)
 	if identified {
 		return nil, wrapped
 	}
+	// go-nsq's Reason: nsqd's error frame as sent, or the error's text.
 	reason := err.Error()
-	if se, ok := err.(*ServerError); ok {
-		reason = se.Code + " " + se.Message // the frame as nsqd sent it, as go-nsq reports it
-		if se.Message == "" {
-			reason = se.Code
-		}
+	var se *ServerError
+	if errors.As(err, &se) {
+		reason = strings.TrimPrefix(se.Error(), "nsqd: ")
 	}
 	return nil, ErrIdentify{Reason: reason, err: wrapped}
 }
