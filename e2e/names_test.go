@@ -59,7 +59,7 @@ func TestNamesCommandBytes(t *testing.T) {
 	add("PUB empty topic", nsqpub.Publish("", []byte("x")), nsq.Publish("", []byte("x")))
 	add("PUB #ephemeral", nsqpub.Publish("t#ephemeral", []byte("x")), nsq.Publish("t#ephemeral", []byte("x")))
 	for _, d := range []time.Duration{0, time.Millisecond, 999 * time.Microsecond, 1500 * time.Millisecond,
-		time.Hour, -time.Second, -time.Microsecond, 1<<31 * time.Millisecond} {
+		time.Hour, -time.Second, -time.Microsecond, 1 << 31 * time.Millisecond} {
 		add("DPUB "+d.String(), nsqpub.DeferredPublish("topic", d, []byte("m")), nsq.DeferredPublish("topic", d, []byte("m")))
 	}
 	for _, bodies := range [][][]byte{
