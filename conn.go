@@ -266,14 +266,14 @@ func (c *conn) handle(typ int32, data []byte) error {
 	case typ == frameTypeResponse && bytes.Equal(data, frameOK):
 		s, ok := c.win.pop()
 		if !ok {
-			return fmt.Errorf("%w: reply OK with no command in flight", ErrProtocol)
+			return protocolErrorf("reply OK with no command in flight")
 		}
 		c.model.accepted(s.shape) // before the writer, woken, looks again
 		c.win.wake()
 		s.t.finish(nil)
 		return nil
 	case typ == frameTypeResponse:
-		return fmt.Errorf("%w: unexpected reply %q", ErrProtocol, truncate(data))
+		return protocolErrorf("unexpected reply %q", truncate(data))
 	case typ == frameTypeError:
 		// nsqd closes the connection after any error: the connection ends
 		// here, before anyone learns of the error, so that no later
@@ -287,7 +287,7 @@ func (c *conn) handle(typ int32, data []byte) error {
 		c.refused = &refusal{t: s.t, serr: serr}
 		return closedAfterError{serr.Code}
 	}
-	return fmt.Errorf("%w: unexpected frame type %d", ErrProtocol, typ)
+	return protocolErrorf("unexpected frame type %d", typ)
 }
 
 // exit runs in the reader as it ends, after fail. It waits for the writer

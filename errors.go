@@ -3,6 +3,7 @@ package nsqpub
 import (
 	"bytes"
 	"errors"
+	"fmt"
 )
 
 // Every error a publish can end with, and how to classify it.
@@ -31,15 +32,70 @@ var (
 	// node failed recently and is waiting out its backoff. Such a publish
 	// was not sent (OutcomeOf says NotSent).
 	ErrNoHealthyNode = errors.New("no healthy nsqd node")
-	// ErrProtocol is wrapped by every error caused by bytes from the server
-	// that do not follow the NSQ protocol (a frame too large or too small,
-	// an unknown frame type, an unexpected reply). The connection is closed
-	// when it occurs.
-	ErrProtocol = errors.New("protocol error")
 	// ErrInvalidConfig is wrapped by every error that Config.Set,
 	// Config.Validate and NewProducer return for a bad configuration.
 	ErrInvalidConfig = errors.New("invalid config")
 )
+
+// Errors go-nsq v1.1.0 exports, kept with its texts so that code naming
+// them compiles. nsqpub's Producer never returns them: it has no
+// ConnectToNSQD, no closing state a publish can meet (a publish after Stop
+// gets ErrStopped) and no consumer's max-in-flight.
+var (
+	// ErrClosing is go-nsq's error for a connection that is closing.
+	ErrClosing = errors.New("closing")
+	// ErrAlreadyConnected is go-nsq's error for a Consumer's ConnectToNSQD
+	// to an nsqd it is already connected to.
+	ErrAlreadyConnected = errors.New("already connected")
+	// ErrOverMaxInFlight is go-nsq's error for a Consumer over its
+	// max-in-flight.
+	ErrOverMaxInFlight = errors.New("over configure max-inflight")
+)
+
+// ErrIdentify is the error of a connection whose IDENTIFY exchange failed:
+// nsqd refused IDENTIFY (Reason is then its error frame as sent, such as
+// "E_BAD_BODY IDENTIFY heartbeat interval (30000) is invalid"), its reply
+// could not be read or parsed, or an upgrade it granted (TLS, snappy,
+// deflate) failed. A publish that needed the connection returns it as is,
+// so go-nsq code's err.(ErrIdentify) matches; it also wraps ErrNotConnected
+// (nothing was sent) and the cause, so errors.Is(err, ErrNotConnected) holds
+// and errors.As finds a *ServerError when nsqd refused.
+type ErrIdentify struct {
+	Reason string
+	err    error // ErrNotConnected, wrapping the cause
+}
+
+// Error returns go-nsq's text: "failed to IDENTIFY - " and the reason.
+func (e ErrIdentify) Error() string { return "failed to IDENTIFY - " + e.Reason }
+
+// Unwrap returns the error chain behind the failure: ErrNotConnected
+// wrapping where it failed and why.
+func (e ErrIdentify) Unwrap() error { return e.err }
+
+// ErrProtocol is the error of bytes from nsqd that do not follow the NSQ
+// protocol: a frame too large or too small, an unknown frame type, an
+// unexpected reply, a reply that is not the JSON it should be. The
+// connection is closed when it occurs. Reason says what was wrong; Unwrap
+// returns the decoding error, if any. Test for it with errors.As. (go-nsq
+// returns this type for nsqd's error replies to a publish too; nsqpub
+// returns those as *ServerError.)
+type ErrProtocol struct {
+	Reason string
+	err    error
+}
+
+// Error returns "protocol error: " and the reason.
+func (e ErrProtocol) Error() string { return "protocol error: " + e.Reason }
+
+// Unwrap returns the decoding error behind the violation, or nil.
+func (e ErrProtocol) Unwrap() error { return e.err }
+
+// protocolErrorf returns an ErrProtocol whose Reason is formatted as
+// fmt.Errorf would, wrapping the error of a %w verb, if any.
+func protocolErrorf(format string, args ...any) error {
+	e := fmt.Errorf(format, args...)
+	return ErrProtocol{Reason: e.Error(), err: errors.Unwrap(e)}
+}
 
 // Errors that reject a publish before anything is sent, each wrapped with the
 // details (test with errors.Is): a topic that is not 1-64 characters of

@@ -7,9 +7,12 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nsqpub/nsqpub/internal/snappy"
@@ -28,13 +31,14 @@ type link struct {
 	auth     *AuthInfo     // nsqd's AUTH reply, if AUTH was sent
 }
 
-// dialLink connects to addr and runs the handshake. The whole of it is
-// bounded by cfg.DialTimeout and by ctx. Every error wraps ErrNotConnected.
+// dialLink connects to addr and runs the handshake. The TCP dial is bounded
+// by cfg.DialTimeout and ctx, the handshake as handshake says. Every error
+// wraps ErrNotConnected.
 func dialLink(ctx context.Context, addr string, cfg *Config, log *logState) (*link, error) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
-	defer cancel()
+	dialCtx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	d := net.Dialer{LocalAddr: cfg.LocalAddr}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	nc, err := d.DialContext(dialCtx, "tcp", addr)
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("%w: dial %s: %w", ErrNotConnected, addr, err)
 	}
@@ -43,103 +47,219 @@ func dialLink(ctx context.Context, addr string, cfg *Config, log *logState) (*li
 
 // handshake writes the magic and IDENTIFY on nc, performs the upgrades nsqd
 // grants (TLS, then snappy or deflate) and AUTH. It reads exact frames
-// straight from the socket, so that nothing is read ahead of an upgrade, and
-// honours ctx by moving the socket's deadline. nc is closed if it fails;
-// every error wraps ErrNotConnected.
+// straight from the socket, so that nothing is read ahead of an upgrade.
+//
+// Bounds: nsqd's reply to IDENTIFY by cfg.DialTimeout, since nsqd gives it
+// at once (a server that accepts and never answers costs DialTimeout, not
+// ReadTimeout); each later step (TLS, compression, AUTH) as go-nsq bounds
+// it, its reply by cfg.ReadTimeout and its request by cfg.WriteTimeout, so
+// that nsqd may take its time to ask its auth server (up to 5 s by default)
+// however short DialTimeout is; and the whole by ctx, whose end stops it at
+// once. nc is closed if it fails. Every error wraps ErrNotConnected; a
+// failure of the IDENTIFY exchange or of an upgrade is an ErrIdentify
+// (unless ctx ended it).
 func handshake(ctx context.Context, nc net.Conn, addr string, cfg *Config, log *logState) (*link, error) {
-	l, err := runHandshake(ctx, nc, addr, cfg, log)
-	if err != nil {
-		nc.Close()
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%w)", err, ctx.Err())
+	h := &handshaker{ctx: ctx, cfg: cfg, log: log, addr: addr, clock: newStepClock(ctx, nc, cfg)}
+	stop := context.AfterFunc(ctx, h.clock.expire)
+	defer stop()
+	l, identified, err := h.run(nc)
+	if err == nil {
+		return l, nil
+	}
+	nc.Close()
+	if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
+		// The socket timed out at ctx's deadline: wait for ctx to expire
+		// too (its timer is due), so that the caller is told
+		// context.DeadlineExceeded rather than a bare i/o timeout.
+		<-ctx.Done()
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		if !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%w)", err, cerr)
 		}
 		return nil, fmt.Errorf("%w: handshake with %s: %w", ErrNotConnected, addr, err)
 	}
-	return l, nil
+	wrapped := fmt.Errorf("%w: handshake with %s: %w", ErrNotConnected, addr, err)
+	if identified {
+		return nil, wrapped
+	}
+	// go-nsq's Reason: nsqd's error frame as sent, or the error's text.
+	reason := err.Error()
+	var se *ServerError
+	if errors.As(err, &se) {
+		reason = strings.TrimPrefix(se.Error(), "nsqd: ")
+	}
+	return nil, ErrIdentify{Reason: reason, err: wrapped}
 }
 
-func runHandshake(ctx context.Context, nc net.Conn, addr string, cfg *Config, log *logState) (_ *link, err error) {
-	deadline, hasDeadline := ctx.Deadline()
-	nc.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	defer func() {
-		// The socket's deadline is ctx's. When the socket times out first,
-		// wait for ctx to expire too (its timer is due), so that the caller
-		// reports context.DeadlineExceeded rather than a bare i/o timeout.
-		if err != nil && hasDeadline && !time.Now().Before(deadline) {
-			<-ctx.Done()
-		}
-	}()
+// stepClock moves the socket's deadlines step by step through the
+// handshake: each step (a request and its reply) gets WriteTimeout for its
+// writes and its own bound for its reads, never past ctx's deadline. Once
+// ctx ends or the handshake is over, the deadlines are final: a step cannot
+// move back a deadline that ctx's end put in the past.
+type stepClock struct {
+	nc    net.Conn
+	write time.Duration
+	limit time.Time // ctx's deadline, or zero
 
-	id := identifyCommand(cfg)
+	mu   sync.Mutex
+	over bool
+}
+
+func newStepClock(ctx context.Context, nc net.Conn, cfg *Config) *stepClock {
+	limit, _ := ctx.Deadline()
+	return &stepClock{nc: nc, write: cfg.WriteTimeout, limit: limit}
+}
+
+// step sets the deadlines of the next step, whose reads may take read.
+func (c *stepClock) step(read time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.over {
+		return
+	}
+	now := time.Now()
+	c.nc.SetReadDeadline(c.capped(now.Add(read)))
+	c.nc.SetWriteDeadline(c.capped(now.Add(c.write)))
+}
+
+func (c *stepClock) capped(t time.Time) time.Time {
+	if !c.limit.IsZero() && c.limit.Before(t) {
+		return c.limit
+	}
+	return t
+}
+
+// expire ends the handshake at once: ctx ended.
+func (c *stepClock) expire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.over {
+		c.over = true
+		c.nc.SetDeadline(time.Unix(1, 0))
+	}
+}
+
+// finish clears the deadlines once the handshake succeeded. It reports
+// false if ctx ended first.
+func (c *stepClock) finish() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.over {
+		return false
+	}
+	c.over = true
+	c.nc.SetDeadline(time.Time{})
+	return true
+}
+
+// handshaker is the state of one handshake, run by one goroutine.
+type handshaker struct {
+	ctx   context.Context
+	cfg   *Config
+	log   *logState
+	addr  string
+	clock *stepClock
+
+	l    *link
+	rd   io.Reader       // frames from nsqd, through the upgrades so far
+	wr   io.Writer       // commands to nsqd, through the upgrades so far
+	dw   *deadlineWriter // the writer under any compression
+	resp identifyResponse
+}
+
+// run performs the handshake on nc. identified reports whether the IDENTIFY
+// exchange and the upgrades succeeded (what failed, if anything, came
+// after).
+func (h *handshaker) run(nc net.Conn) (_ *link, identified bool, err error) {
+	h.l = &link{nc: nc, base: nc}
+	if err := h.identify(); err != nil {
+		return nil, false, err
+	}
+	if err := h.upgrade(); err != nil {
+		return nil, false, err
+	}
+	if h.resp.AuthRequired {
+		if h.cfg.AuthSecret == "" {
+			return nil, true, fmt.Errorf("%w: nsqd requires AUTH and Config.AuthSecret (auth_secret) is empty", ErrInvalidConfig)
+		}
+		h.clock.step(h.cfg.ReadTimeout)
+		if h.l.auth, err = authenticate(h.rd, h.wr, h.l.flushRaw, h.cfg.AuthSecret); err != nil {
+			return nil, true, err
+		}
+		h.log.log(LogLevelInfo, "authenticated", "identity", h.l.auth.Identity, "permissions", h.l.auth.PermissionCount)
+	}
+	if !h.clock.finish() {
+		return nil, true, h.ctx.Err()
+	}
+	h.dw.timeout = h.cfg.WriteTimeout // from now on, every write has its own deadline
+	h.l.r = bufio.NewReaderSize(h.rd, 16<<10)
+	h.l.bw = bufio.NewWriterSize(h.wr, 64<<10)
+	h.log.log(LogLevelInfo, "connected", "version", h.resp.Version,
+		"tls", h.resp.TLSv1, "snappy", h.resp.Snappy, "deflate", h.resp.Deflate)
+	return h.l, true, nil
+}
+
+// identify writes the magic and IDENTIFY and reads nsqd's JSON reply.
+func (h *handshaker) identify() error {
+	h.clock.step(h.cfg.DialTimeout)
+	id := identifyCommand(h.cfg)
+	nc := h.l.nc
 	if _, err := nc.Write(id.appendTo([]byte(magicV2))); err != nil {
-		return nil, err
+		return fmt.Errorf("writing IDENTIFY: %w", err)
 	}
-	l := &link{nc: nc, base: nc}
-	var rd io.Reader = nc
-	data, err := readReply(rd, "IDENTIFY")
+	h.rd = nc
+	data, err := readReply(h.rd, "IDENTIFY")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var resp identifyResponse
 	if !bytes.HasPrefix(data, []byte("{")) {
-		return nil, fmt.Errorf("%w: IDENTIFY reply %q is not JSON", ErrProtocol, data)
+		return protocolErrorf("IDENTIFY reply %q is not JSON", truncate(data))
 	}
-	if err := json.Unmarshal(data, &resp); err != nil {
-		return nil, fmt.Errorf("%w: IDENTIFY reply: %w", ErrProtocol, err)
+	if err := json.Unmarshal(data, &h.resp); err != nil {
+		return protocolErrorf("IDENTIFY reply: %w", err)
 	}
-	log.log(LogLevelDebug, "IDENTIFY reply", "reply", string(data))
-	warnUngranted(cfg, &resp, log)
-	if resp.TLSv1 {
-		tc := tls.Client(nc, tlsConfig(cfg, addr))
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return nil, fmt.Errorf("TLS handshake: %w", err)
+	h.log.log(LogLevelDebug, "IDENTIFY reply", "reply", string(data))
+	warnUngranted(h.cfg, &h.resp, h.log)
+	return nil
+}
+
+// upgrade performs the upgrades nsqd granted: TLS, then snappy or deflate,
+// each confirmed by an OK through the new layer.
+func (h *handshaker) upgrade() error {
+	if h.resp.TLSv1 {
+		h.clock.step(h.cfg.ReadTimeout)
+		tc := tls.Client(h.l.nc, tlsConfig(h.cfg, h.addr))
+		if err := tc.HandshakeContext(h.ctx); err != nil {
+			return fmt.Errorf("TLS handshake: %w", err)
 		}
-		l.base, rd = tc, tc
-		if err := readOK(rd, "TLS upgrade"); err != nil {
-			return nil, err
+		h.l.base, h.rd = tc, tc
+		if err := readOK(h.rd, "TLS upgrade"); err != nil {
+			return err
 		}
 	}
-	dw := &deadlineWriter{conn: l.base}
-	var wr io.Writer = dw
+	h.dw = &deadlineWriter{conn: h.l.base}
+	h.wr = h.dw
 	switch {
-	case resp.Snappy:
-		sw := snappy.NewWriter(wr)
-		rd, wr, l.flushRaw = snappy.NewReader(rd), sw, sw.Flush
-		if err := readOK(rd, "snappy upgrade"); err != nil {
-			return nil, err
-		}
-	case resp.Deflate:
-		level := resp.DeflateLevel
+	case h.resp.Snappy:
+		h.clock.step(h.cfg.ReadTimeout)
+		sw := snappy.NewWriter(h.wr)
+		h.rd, h.wr, h.l.flushRaw = snappy.NewReader(h.rd), sw, sw.Flush
+		return readOK(h.rd, "snappy upgrade")
+	case h.resp.Deflate:
+		h.clock.step(h.cfg.ReadTimeout)
+		level := h.resp.DeflateLevel
 		if level < 1 || level > 9 {
-			level = cfg.DeflateLevel
+			level = h.cfg.DeflateLevel
 		}
-		fw, err := flate.NewWriter(wr, level)
+		fw, err := flate.NewWriter(h.wr, level)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		rd, wr, l.flushRaw = flate.NewReader(rd), fw, fw.Flush
-		if err := readOK(rd, "deflate upgrade"); err != nil {
-			return nil, err
-		}
+		h.rd, h.wr, h.l.flushRaw = flate.NewReader(h.rd), fw, fw.Flush
+		return readOK(h.rd, "deflate upgrade")
 	}
-	if resp.AuthRequired {
-		if cfg.AuthSecret == "" {
-			return nil, fmt.Errorf("%w: nsqd requires AUTH and Config.AuthSecret (auth_secret) is empty", ErrInvalidConfig)
-		}
-		if l.auth, err = authenticate(rd, wr, l.flushRaw, cfg.AuthSecret); err != nil {
-			return nil, err
-		}
-		log.log(LogLevelInfo, "authenticated", "identity", l.auth.Identity, "permissions", l.auth.PermissionCount)
-	}
-	nc.SetDeadline(time.Time{})
-	dw.timeout = cfg.WriteTimeout // from now on, every write has its own deadline
-	l.r = bufio.NewReaderSize(rd, 16<<10)
-	l.bw = bufio.NewWriterSize(wr, 64<<10)
-	log.log(LogLevelInfo, "connected", "version", resp.Version,
-		"tls", resp.TLSv1, "snappy", resp.Snappy, "deflate", resp.Deflate)
-	return l, nil
+	return nil
 }
 
 // warnUngranted logs the upgrades asked for that nsqd did not grant. nsqd
@@ -177,7 +297,7 @@ func authenticate(rd io.Reader, wr io.Writer, flushRaw func() error, secret stri
 	}
 	var info AuthInfo
 	if err := json.Unmarshal(data, &info); err != nil {
-		return nil, fmt.Errorf("%w: AUTH reply %q: %w", ErrProtocol, data, err)
+		return nil, protocolErrorf("AUTH reply %q: %w", truncate(data), err)
 	}
 	return &info, nil
 }

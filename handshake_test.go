@@ -81,20 +81,59 @@ func TestHandshakeFails(t *testing.T) {
 		c := f.accept()
 		c.readN(4)
 		c.write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n400 Bad Request"))
-		if err := result(t, errc); !errors.Is(err, ErrNotConnected) || !errors.Is(err, ErrProtocol) {
+		if err := result(t, errc); !errors.Is(err, ErrNotConnected) || !errors.As(err, new(ErrProtocol)) {
 			t.Fatalf("err = %v, want ErrNotConnected and ErrProtocol", err)
 		}
 	})
-	t.Run("IDENTIFY refused", func(t *testing.T) {
-		f, p := fakeProducer(t, nil)
-		errc := async(p.Ping)
-		c := f.acceptWithReply(appendFrame(nil, frameTypeError, []byte("E_BAD_BODY IDENTIFY heartbeat interval (500) is invalid")))
-		var se *ServerError
-		if err := result(t, errc); !errors.As(err, &se) || se.Code != "E_BAD_BODY" || !errors.Is(err, ErrNotConnected) {
-			t.Fatalf("err = %v, want ErrNotConnected wrapping *ServerError E_BAD_BODY", err)
-		}
-		c.expectEOF()
-	})
+	// nsqd's refusal of IDENTIFY is returned as go-nsq returns it, an
+	// ErrIdentify whose Reason is the error frame, by a synchronous and an
+	// asynchronous publish alike; it still wraps ErrNotConnected and the
+	// *ServerError. A publish during the backoff that follows wraps it.
+	const refusal = "E_BAD_BODY IDENTIFY heartbeat interval (30000) is invalid"
+	for _, async_ := range []bool{false, true} {
+		t.Run(fmt.Sprintf("IDENTIFY refused, async=%v", async_), func(t *testing.T) {
+			f, p := fakeProducer(t, nil)
+			errc := async(func() error {
+				if async_ {
+					return p.PublishAsync("t", []byte("m"), make(chan *ProducerTransaction, 1))
+				}
+				return p.Publish("t", []byte("m"))
+			})
+			c := f.acceptWithReply(appendFrame(nil, frameTypeError, []byte(refusal)))
+			err := result(t, errc)
+			identifyError, ok := err.(ErrIdentify)
+			if !ok || identifyError.Reason != refusal {
+				t.Fatalf("err = %T %v, want ErrIdentify{%q}", err, err, refusal)
+			}
+			if got := err.Error(); got != "failed to IDENTIFY - "+refusal {
+				t.Errorf("Error() = %q", got)
+			}
+			var se *ServerError
+			if !errors.As(err, &se) || se.Code != "E_BAD_BODY" || !errors.Is(err, ErrNotConnected) || OutcomeOf(err) != NotSent {
+				t.Fatalf("err = %v, want ErrNotConnected wrapping *ServerError E_BAD_BODY, not sent", err)
+			}
+			c.expectEOF()
+			// The next dial waits out a backoff: a publish meanwhile fails at
+			// once with the same error, marked; one after it dials again
+			// and is refused the same way.
+			errc = async(func() error { return p.Publish("t", []byte("m")) })
+			select {
+			case err = <-errc:
+				if !strings.Contains(err.Error(), "next attempt in") {
+					t.Fatalf("publish during the backoff = %v, want it marked", err)
+				}
+			case c := <-f.conns:
+				t.Cleanup(func() { c.nc.Close() })
+				c.expectMagic()
+				c.readIdentify()
+				c.write(appendFrame(nil, frameTypeError, []byte(refusal)))
+				err = result(t, errc)
+			}
+			if !errors.As(err, &identifyError) || identifyError.Reason != refusal {
+				t.Fatalf("second publish = %v, want the ErrIdentify", err)
+			}
+		})
+	}
 }
 
 // TestAuth: when nsqd requires AUTH, the client sends its secret with the
@@ -400,24 +439,32 @@ func TestTLSServerName(t *testing.T) {
 	}
 }
 
-// TestHandshakeBounded: a server that grants TLS and never answers the
-// ClientHello, or never answers IDENTIFY, cannot hold a publish past
-// DialTimeout or past the caller's context.
+// TestHandshakeBounded: a server that stops answering during the handshake
+// cannot hold a publish past its bounds, nor past the caller's context:
+// nsqd's reply to IDENTIFY, which it gives at once, is bounded by
+// DialTimeout; the later steps (TLS, which a server may grant and then never
+// answer the ClientHello, and AUTH) each by ReadTimeout, however short
+// DialTimeout is.
 func TestHandshakeBounded(t *testing.T) {
+	const short, long = 300 * time.Millisecond, time.Minute
 	tests := []struct {
-		name    string
-		tls     bool          // the server grants TLS, then stalls
-		timeout time.Duration // DialTimeout; with a minute, the context is cancelled
-		want    error
+		name       string
+		stall      string // where the server stops answering: "TLS", "IDENTIFY" or "AUTH"
+		dial, read time.Duration
+		want       error // os.ErrDeadlineExceeded: a bound ended it; context.Canceled: the caller did
 	}{
-		{"TLS, DialTimeout", true, 300 * time.Millisecond, context.DeadlineExceeded},
-		{"TLS, context", true, time.Minute, context.Canceled},
-		{"IDENTIFY, context", false, time.Minute, context.Canceled},
+		{"IDENTIFY, DialTimeout", "IDENTIFY", short, long, os.ErrDeadlineExceeded},
+		{"TLS, ReadTimeout", "TLS", short, 2 * short, os.ErrDeadlineExceeded},
+		{"AUTH, ReadTimeout", "AUTH", short, 2 * short, os.ErrDeadlineExceeded},
+		{"IDENTIFY, context", "IDENTIFY", long, long, context.Canceled},
+		{"TLS, context", "TLS", long, long, context.Canceled},
+		{"AUTH, context", "AUTH", long, long, context.Canceled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f, p := fakeProducer(t, &Config{TlsV1: tt.tls, DialTimeout: tt.timeout})
+			f, p := fakeProducer(t, &Config{TlsV1: tt.stall == "TLS", AuthSecret: "s",
+				DialTimeout: tt.dial, ReadTimeout: tt.read})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			start := time.Now()
@@ -425,24 +472,107 @@ func TestHandshakeBounded(t *testing.T) {
 			c := f.accept()
 			c.expectMagic()
 			c.readIdentify()
-			if tt.tls {
+			switch tt.stall {
+			case "TLS":
 				c.write(identifyReply(true, "", false))
 				if b := c.readN(1); b[0] != 0x16 {
 					t.Fatalf("first byte after the reply %#x, want a TLS handshake record", b[0])
 				}
+			case "AUTH":
+				c.write(identifyReply(false, "", true))
+				c.readCommand()
 			}
 			if tt.want == context.Canceled {
 				cancel()
 			}
 			err := result(t, errc)
+			took := time.Since(start)
+			bound := tt.read // the stalled step's bound
+			if tt.stall == "IDENTIFY" {
+				bound = tt.dial
+			}
 			switch {
 			case tt.want == context.Canceled && err != context.Canceled:
 				t.Fatalf("PublishContext = %v, want context.Canceled", err)
-			case tt.want == context.DeadlineExceeded && (!errors.Is(err, ErrNotConnected) || !errors.Is(err, tt.want)):
-				t.Fatalf("PublishContext = %v, want ErrNotConnected and context.DeadlineExceeded", err)
-			case tt.want == context.DeadlineExceeded && time.Since(start) < tt.timeout:
-				t.Fatalf("gave up after %v, before DialTimeout %v", time.Since(start), tt.timeout)
+			case tt.want == context.Canceled && took > 5*time.Second:
+				t.Fatalf("cancelled, yet it took %v to return", took)
+			case tt.want == context.Canceled:
+			case !errors.Is(err, ErrNotConnected) || !errors.Is(err, tt.want):
+				t.Fatalf("PublishContext = %v, want ErrNotConnected and an i/o timeout", err)
+			case took < bound:
+				t.Fatalf("gave up after %v, before its bound %v", took, bound)
 			}
+			if _, ok := err.(ErrIdentify); ok != (tt.want != context.Canceled && tt.stall != "AUTH") {
+				t.Errorf("PublishContext = %T %v: an ErrIdentify only if IDENTIFY or TLS timed out", err, err)
+			}
+		})
+	}
+}
+
+// TestSlowAuthWithinReadTimeout: nsqd may take seconds to ask its auth
+// server. An AUTH reply that comes after DialTimeout but within ReadTimeout
+// completes the handshake, as with go-nsq.
+func TestSlowAuthWithinReadTimeout(t *testing.T) {
+	const dialTimeout = 200 * time.Millisecond
+	f, p := fakeProducer(t, &Config{AuthSecret: "s3cret", DialTimeout: dialTimeout, ReadTimeout: 10 * time.Second})
+	errc := async(p.Ping)
+	c := f.accept()
+	connected := time.Now()
+	c.expectMagic()
+	c.readIdentify()
+	c.write(identifyReply(false, "", true))
+	c.readCommand()
+	// A slow auth server: the reply is held until well past DialTimeout.
+	time.Sleep(time.Until(connected.Add(3 * dialTimeout)))
+	c.write(appendFrame(nil, frameTypeResponse, []byte(`{"identity":"slow","permission_count":1}`)))
+	c.expectNOP()
+	if err := result(t, errc); err != nil {
+		t.Fatalf("Ping = %v, want nil", err)
+	}
+	if info := p.AuthInfo(); info == nil || info.Identity != "slow" {
+		t.Fatalf("AuthInfo = %+v", info)
+	}
+	t.Logf("AUTH answered after %v (DialTimeout %v): connected", time.Since(connected).Round(time.Millisecond), dialTimeout)
+}
+
+// TestHandshakeContextCancelled: cancelling the handshake's context ends it
+// at once, wherever it waits, and closes the connection; a context's
+// deadline bounds it too, reported as context.DeadlineExceeded.
+func TestHandshakeContextCancelled(t *testing.T) {
+	cfg := &Config{AuthSecret: "s", ReadTimeout: time.Minute}
+	cfg.setDefaults()
+	for _, deadline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("deadline=%v", deadline), func(t *testing.T) {
+			client, s := newPipeConn(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			if deadline {
+				ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
+			}
+			defer cancel()
+			start := time.Now()
+			hs := async(func() error {
+				_, err := handshake(ctx, client, "pipe", cfg, &logState{})
+				return err
+			})
+			s.expectMagic()
+			s.readIdentify()
+			s.write(identifyReply(false, "", true))
+			s.readCommand() // AUTH, never answered
+			if !deadline {
+				cancel()
+			}
+			err := result(t, hs)
+			want := context.Canceled
+			if deadline {
+				want = context.DeadlineExceeded
+			}
+			if !errors.Is(err, ErrNotConnected) || !errors.Is(err, want) {
+				t.Fatalf("handshake = %v, want ErrNotConnected and %v", err, want)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Fatalf("took %v", took)
+			}
+			s.expectEOF()
 		})
 	}
 }
@@ -462,7 +592,7 @@ func TestUpgradeBrokenServer(t *testing.T) {
 		{"deflate granted, plain OK", false, "deflate", okFrame, "reading deflate upgrade reply: flate: corrupt input"},
 		{"snappy granted, error frame", false, "snappy",
 			append([]byte(snappy.StreamID), snappyChunk(t, snappy.ChunkUncompressed, appendFrame(nil, frameTypeError, []byte("E_IDENTIFY_FAILED IDENTIFY failed boom")))...),
-			"nsqd: E_IDENTIFY_FAILED IDENTIFY failed boom"},
+			"failed to IDENTIFY - E_IDENTIFY_FAILED IDENTIFY failed boom"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -48,21 +48,28 @@ func (l LogLevel) slogLevel() slog.Level {
 	return slog.LevelError
 }
 
-// logger is what SetLogger takes, as in go-nsq; *log.Logger satisfies it.
+// logger is what SetLogger and SetLoggerForLevel take, as in go-nsq;
+// *log.Logger satisfies it.
 type logger interface {
 	Output(calldepth int, s string) error
 }
 
-// logState is where a Producer logs: a go-nsq style logger set with
-// SetLogger, and/or the *slog.Logger of Config.Logger. Nothing is logged
-// unless one is set.
+// logState is where a Producer logs: go-nsq style loggers, one per level,
+// set with SetLogger or SetLoggerForLevel, and/or the *slog.Logger of
+// Config.Logger. Nothing is logged unless one is set.
 type logState struct {
 	addr string
 	slog *slog.Logger // from Config.Logger; fixed after NewProducer
 
 	mu  sync.Mutex
-	l   logger
-	lvl LogLevel
+	l   [LogLevelMax + 1]logger // by level
+	lvl LogLevel                // lines below it are dropped
+}
+
+// newLogState returns the log of a Producer or pool: no go-nsq style logger
+// yet, and the level LogLevelInfo, go-nsq's default.
+func newLogState(addr string, sl *slog.Logger) *logState {
+	return &logState{addr: addr, slog: sl, lvl: LogLevelInfo}
 }
 
 // log records an event: msg with slog-style key/value pairs. The addr of
@@ -71,8 +78,11 @@ func (s *logState) log(lvl LogLevel, msg string, kv ...any) {
 	if s.slog != nil && s.slog.Enabled(context.Background(), lvl.slogLevel()) {
 		s.slog.Log(context.Background(), lvl.slogLevel(), msg, append([]any{"addr", s.addr}, kv...)...)
 	}
+	if lvl < LogLevelDebug || lvl > LogLevelMax {
+		return
+	}
 	s.mu.Lock()
-	l, min := s.l, s.lvl
+	l, min := s.l[lvl], s.lvl
 	s.mu.Unlock()
 	if l == nil || lvl < min {
 		return
@@ -85,18 +95,48 @@ func (s *logState) log(lvl LogLevel, msg string, kv ...any) {
 	l.Output(2, b.String())
 }
 
-// SetLogger makes the Producer log lines at lvl and above to l, formatted as
-// go-nsq does; nil turns this logging off (the default). For structured
-// logging set Config.Logger instead. Safe for concurrent use.
-func (p *Producer) SetLogger(l logger, lvl LogLevel) {
-	p.log.mu.Lock()
-	p.log.l, p.log.lvl = l, lvl
-	p.log.mu.Unlock()
+// setAll sets l for every level and the minimum level.
+func (s *logState) setAll(l logger, lvl LogLevel) {
+	s.mu.Lock()
+	for i := range s.l {
+		s.l[i] = l
+	}
+	s.lvl = lvl
+	s.mu.Unlock()
 }
 
-// SetLoggerLevel changes the level of the logger set by SetLogger.
-func (p *Producer) SetLoggerLevel(lvl LogLevel) {
-	p.log.mu.Lock()
-	p.log.lvl = lvl
-	p.log.mu.Unlock()
+// setFor sets l for the lines of one level; other levels are ignored.
+func (s *logState) setFor(l logger, lvl LogLevel) {
+	if lvl < LogLevelDebug || lvl > LogLevelMax {
+		return
+	}
+	s.mu.Lock()
+	s.l[lvl] = l
+	s.mu.Unlock()
 }
+
+// setLevel sets the minimum level.
+func (s *logState) setLevel(lvl LogLevel) {
+	s.mu.Lock()
+	s.lvl = lvl
+	s.mu.Unlock()
+}
+
+// SetLogger makes the Producer log lines at lvl and above to l, formatted as
+// go-nsq does; nil turns this logging off (the default: unlike go-nsq,
+// nsqpub logs nothing to stderr unless told to). It replaces the loggers
+// set by SetLoggerForLevel. For structured logging set Config.Logger
+// instead. Safe for concurrent use.
+func (p *Producer) SetLogger(l logger, lvl LogLevel) { p.log.setAll(l, lvl) }
+
+// SetLoggerForLevel makes l the logger of the lines of level lvl only, as
+// go-nsq's does; nil silences that level. Lines below the level set by
+// SetLogger or SetLoggerLevel (default LogLevelInfo) are still dropped. A
+// level outside LogLevelDebug-LogLevelMax is ignored (go-nsq panics). Safe
+// for concurrent use.
+func (p *Producer) SetLoggerForLevel(l logger, lvl LogLevel) { p.log.setFor(l, lvl) }
+
+// SetLoggerLevel changes the minimum level of the lines logged to the
+// loggers set by SetLogger and SetLoggerForLevel (default LogLevelInfo).
+// Safe for concurrent use.
+func (p *Producer) SetLoggerLevel(lvl LogLevel) { p.log.setLevel(lvl) }

@@ -80,7 +80,7 @@ func NewProducerPool(addrs []string, config *Config) (*ProducerPool, error) {
 	pp.mail = newMailer(pp.cfg.MaxQueued)
 	pp.publishing = publishing{sync: pp.do, async: pp.doAsync}
 	pp.lim = limits{maxMsgSize: pp.cfg.MaxMsgSize, maxBodySize: pp.cfg.MaxBodySize, maxDeferDelay: pp.cfg.MaxDeferDelay}
-	pp.log = &logState{addr: "pool", slog: pp.cfg.Logger}
+	pp.log = newLogState("pool", pp.cfg.Logger)
 	for _, addr := range addrs {
 		p, err := NewProducer(addr, config)
 		if err != nil {
@@ -130,9 +130,7 @@ func (pp *ProducerPool) PingContext(ctx context.Context) error {
 
 // SetLogger sets a go-nsq style logger on the pool and every node.
 func (pp *ProducerPool) SetLogger(l logger, lvl LogLevel) {
-	pp.log.mu.Lock()
-	pp.log.l, pp.log.lvl = l, lvl
-	pp.log.mu.Unlock()
+	pp.log.setAll(l, lvl)
 	for _, n := range pp.nodes {
 		n.p.SetLogger(l, lvl)
 	}

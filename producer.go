@@ -67,7 +67,7 @@ func NewProducer(addr string, config *Config) (*Producer, error) {
 	if addr == "" {
 		return nil, fmt.Errorf("%w: empty nsqd address", ErrInvalidConfig)
 	}
-	p := &Producer{addr: addr, cfg: *config, log: &logState{addr: addr, slog: config.Logger}}
+	p := &Producer{addr: addr, cfg: *config, log: newLogState(addr, config.Logger)}
 	p.cfg.setDefaults()
 	p.mail = newMailer(p.cfg.MaxQueued)
 	p.publishing = publishing{sync: p.do, async: p.doAsync}

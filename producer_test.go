@@ -163,11 +163,19 @@ func TestStop(t *testing.T) {
 	c.expectEOF()
 	wg.Wait()
 	collectOK(t, done, 3)
-	if err := p.Publish("t", []byte("late")); !errors.Is(err, ErrStopped) {
-		t.Fatalf("Publish after Stop = %v, want ErrStopped", err)
-	}
-	if err := p.PublishAsync("t", []byte("late"), done); !errors.Is(err, ErrStopped) {
-		t.Fatalf("PublishAsync after Stop = %v, want ErrStopped", err)
+	// Exactly ErrStopped, unwrapped: go-nsq code compares with ==.
+	for name, call := range map[string]func() error{
+		"Publish":              func() error { return p.Publish("t", []byte("late")) },
+		"MultiPublish":         func() error { return p.MultiPublish("t", [][]byte{[]byte("late")}) },
+		"DeferredPublish":      func() error { return p.DeferredPublish("t", time.Second, []byte("late")) },
+		"PublishAsync":         func() error { return p.PublishAsync("t", []byte("late"), done) },
+		"MultiPublishAsync":    func() error { return p.MultiPublishAsync("t", [][]byte{[]byte("late")}, done) },
+		"DeferredPublishAsync": func() error { return p.DeferredPublishAsync("t", time.Second, []byte("late"), done) },
+		"Ping":                 p.Ping,
+	} {
+		if err := call(); err != ErrStopped {
+			t.Errorf("%s after Stop = %v, want ErrStopped", name, err)
+		}
 	}
 	p.Stop()
 	noGoroutinesLeft(t)

@@ -10,6 +10,15 @@ import (
 // magicV2 is the protocol magic a client writes right after connecting.
 const magicV2 = "  V2"
 
+// MagicV2 is the protocol magic a client writes right after connecting to
+// nsqd, before any Command, as in go-nsq. It must not be modified.
+var MagicV2 = []byte(magicV2)
+
+// MagicV1 is go-nsq's magic of the first protocol version, which nsqd v1
+// refuses (E_BAD_PROTOCOL); it is kept so that code naming it compiles. It
+// must not be modified.
+var MagicV1 = []byte("  V1")
+
 // Frame types sent by nsqd.
 const (
 	frameTypeResponse int32 = 0
@@ -30,7 +39,7 @@ var (
 
 // readFrame reads one frame from r into buf, growing it as needed, and returns
 // the frame type and its data, which aliases buf. Frames whose size is below 4
-// or above max are rejected with an error wrapping ErrProtocol before any
+// or above max are rejected with an ErrProtocol before any
 // allocation.
 func readFrame(r io.Reader, buf []byte, max int) (typ int32, data, newBuf []byte, err error) {
 	if cap(buf) < 8 {
@@ -42,7 +51,7 @@ func readFrame(r io.Reader, buf []byte, max int) (typ int32, data, newBuf []byte
 	}
 	size := binary.BigEndian.Uint32(hdr[:4])
 	if size < 4 || size > uint32(max)+4 {
-		return 0, nil, buf, fmt.Errorf("%w: frame size %d out of range 4-%d (is this an nsqd TCP port?)", ErrProtocol, size, max+4)
+		return 0, nil, buf, protocolErrorf("frame size %d out of range 4-%d (is this an nsqd TCP port?)", size, max+4)
 	}
 	if _, err = io.ReadFull(r, hdr[4:8]); err != nil {
 		return 0, nil, buf, unexpectedEOF(err)
@@ -79,7 +88,7 @@ func readReply(r io.Reader, what string) ([]byte, error) {
 		case typ == frameTypeError:
 			return nil, parseServerError(data)
 		case typ != frameTypeResponse:
-			return nil, fmt.Errorf("%w: unexpected frame type %d in %s reply", ErrProtocol, typ, what)
+			return nil, protocolErrorf("unexpected frame type %d in %s reply", typ, what)
 		case !bytes.Equal(data, frameHeartbeat):
 			return data, nil
 		}
@@ -90,7 +99,7 @@ func readReply(r io.Reader, what string) ([]byte, error) {
 func readOK(r io.Reader, what string) error {
 	data, err := readReply(r, what)
 	if err == nil && !bytes.Equal(data, frameOK) {
-		err = fmt.Errorf("%w: %s reply %q, want OK", ErrProtocol, what, data)
+		err = protocolErrorf("%s reply %q, want OK", what, data)
 	}
 	return err
 }

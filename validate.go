@@ -9,7 +9,15 @@ import (
 // IsValidTopicName reports whether name is a valid NSQ topic name: 1 to 64
 // characters from [.a-zA-Z0-9_-], optionally ending in "#ephemeral" (the
 // suffix counts towards the 64).
-func IsValidTopicName(name string) bool {
+func IsValidTopicName(name string) bool { return isValidName(name) }
+
+// IsValidChannelName reports whether name is a valid NSQ channel name. The
+// rule is the topic's (nsqd and go-nsq apply the same one): 1 to 64
+// characters from [.a-zA-Z0-9_-], optionally ending in "#ephemeral".
+func IsValidChannelName(name string) bool { return isValidName(name) }
+
+// isValidName is the rule of topic and channel names.
+func isValidName(name string) bool {
 	if len(name) < 1 || len(name) > 64 {
 		return false
 	}

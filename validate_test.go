@@ -8,17 +8,21 @@ import (
 	"time"
 )
 
-func TestIsValidTopicName(t *testing.T) {
+// TestIsValidName: topic and channel names follow one rule, go-nsq's and
+// nsqd's.
+func TestIsValidName(t *testing.T) {
 	valid := []string{"a", "A.b_c-9", strings.Repeat("x", 64), "t#ephemeral", strings.Repeat("x", 54) + "#ephemeral"}
-	invalid := []string{"", strings.Repeat("x", 65), strings.Repeat("x", 55) + "#ephemeral", "#ephemeral", "a:b", "a b", "a#b", "a#ephemeral#ephemeral"}
-	for _, n := range valid {
-		if !IsValidTopicName(n) {
-			t.Errorf("%q should be valid", n)
+	invalid := []string{"", strings.Repeat("x", 65), strings.Repeat("x", 55) + "#ephemeral", "#ephemeral", "a:b", "a b", "a#b", "a#ephemeral#ephemeral", "tópico", "a\n"}
+	for name, isValid := range map[string]func(string) bool{"IsValidTopicName": IsValidTopicName, "IsValidChannelName": IsValidChannelName} {
+		for _, n := range valid {
+			if !isValid(n) {
+				t.Errorf("%s(%q) = false, want true", name, n)
+			}
 		}
-	}
-	for _, n := range invalid {
-		if IsValidTopicName(n) {
-			t.Errorf("%q should be invalid", n)
+		for _, n := range invalid {
+			if isValid(n) {
+				t.Errorf("%s(%q) = true, want false", name, n)
+			}
 		}
 	}
 }

@@ -1566,7 +1566,7 @@ func TestFaultBadInput(t *testing.T) {
 		want       []error
 		bound      time.Duration
 	}{
-		{"nsqd's HTTP port", n.HTTPAddr, []error{nsqpub.ErrNotConnected, nsqpub.ErrProtocol}, 500 * time.Millisecond},
+		{"nsqd's HTTP port", n.HTTPAddr, []error{nsqpub.ErrNotConnected, nsqpub.ErrProtocol{}}, 500 * time.Millisecond},
 		{"unresolvable host", "nonexistent.invalid:4150", []error{nsqpub.ErrNotConnected}, nsqpub.DefaultDialTimeout + time.Second},
 	} {
 		q, err := nsqpub.NewProducer(c.addr, nsqpub.NewConfig())
@@ -1577,8 +1577,8 @@ func TestFaultBadInput(t *testing.T) {
 		err = q.Publish(topic, ok)
 		d := time.Since(start)
 		for _, w := range c.want {
-			if !errors.Is(err, w) {
-				t.Errorf("%s: %v, want %v", c.name, err, w)
+			if _, any := w.(nsqpub.ErrProtocol); any && !errors.As(err, new(nsqpub.ErrProtocol)) || !any && !errors.Is(err, w) {
+				t.Errorf("%s: %v, want %T %v", c.name, err, w, w)
 			}
 		}
 		if d > c.bound {
