@@ -55,6 +55,11 @@ func TestErrorFrameFailsHeadOnly(t *testing.T) {
 	if tr.Args[0] != "a" || !errors.As(tr.Error, &se) || se.Code != "E_BAD_MESSAGE" || se.Message != "PUB message too big 2 > 1" {
 		t.Fatalf("first result %v: %v, want a: *ServerError E_BAD_MESSAGE", tr.Args, tr.Error)
 	}
+	// As go-nsq returns a refusal: the frame as an ErrProtocol value.
+	if pe, ok := tr.Error.(ErrProtocol); !ok || pe.Reason != "E_BAD_MESSAGE PUB message too big 2 > 1" ||
+		pe.Error() != "nsqd: E_BAD_MESSAGE PUB message too big 2 > 1" || OutcomeOf(tr.Error) != Rejected {
+		t.Fatalf("first result %T %v, want ErrProtocol with the frame as Reason, Rejected", tr.Error, tr.Error)
+	}
 	c2 := f.acceptIdentified()
 	for _, want := range []string{pubBytes("b", "2"), pubBytes("c", "3")} {
 		if got := string(c2.readCommandSkipNOP()); got != want {

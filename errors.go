@@ -72,23 +72,43 @@ func (e ErrIdentify) Error() string { return "failed to IDENTIFY - " + e.Reason 
 // wrapping where it failed and why.
 func (e ErrIdentify) Unwrap() error { return e.err }
 
-// ErrProtocol is the error of bytes from nsqd that do not follow the NSQ
-// protocol: a frame too large or too small, an unknown frame type, an
-// unexpected reply, a reply that is not the JSON it should be. The
-// connection is closed when it occurs. Reason says what was wrong; Unwrap
-// returns the decoding error, if any. Test for it with errors.As. (go-nsq
-// returns this type for nsqd's error replies to a publish too; nsqpub
-// returns those as *ServerError.)
+// ErrProtocol is go-nsq's error for what nsqd answered with something
+// other than OK, in two cases:
+//   - nsqd refused the publish with an error frame: the value returned is
+//     ErrProtocol{Reason: the frame}, as go-nsq returns it, so that go-nsq
+//     code's err.(ErrProtocol) matches; it wraps the *ServerError, and
+//     errors.As finds that too;
+//   - bytes from nsqd that do not follow the NSQ protocol: a frame too large
+//     or too small, an unknown frame type, an unexpected reply, a reply that
+//     is not the JSON it should be. The connection is closed.
+//
+// Reason says what was wrong; Unwrap returns the *ServerError or the
+// decoding error, if any. Test for it with errors.As.
 type ErrProtocol struct {
 	Reason string
 	err    error
 }
 
-// Error returns "protocol error: " and the reason.
-func (e ErrProtocol) Error() string { return "protocol error: " + e.Reason }
+// Error returns nsqd's error frame ("nsqd: E_BAD_TOPIC ...") for a refusal,
+// and "protocol error: " and the reason otherwise.
+func (e ErrProtocol) Error() string {
+	if se, ok := e.err.(*ServerError); ok {
+		return se.Error()
+	}
+	return "protocol error: " + e.Reason
+}
 
-// Unwrap returns the decoding error behind the violation, or nil.
+// Unwrap returns the *ServerError or the decoding error behind it, or nil.
 func (e ErrProtocol) Unwrap() error { return e.err }
+
+// refusedError returns nsqd's refusal of a publish as go-nsq returns it.
+func refusedError(se *ServerError) error {
+	reason := se.Code
+	if se.Message != "" {
+		reason += " " + se.Message
+	}
+	return ErrProtocol{Reason: reason, err: se}
+}
 
 // protocolErrorf returns an ErrProtocol whose Reason is formatted as
 // fmt.Errorf would, wrapping the error of a %w verb, if any.

@@ -69,7 +69,7 @@ func (p *Producer) fate(l leftover, cause error) (err error, again, free bool) {
 		switch l.serr.Code {
 		case "E_BAD_MESSAGE", "E_BAD_BODY":
 			if !l.merged {
-				return l.serr, false, false
+				return refusedError(l.serr), false, false
 			}
 			t.solo = true
 			// nsqd's error answered the MPUB, not this publish: it is
@@ -84,7 +84,7 @@ func (p *Producer) fate(l leftover, cause error) (err error, again, free bool) {
 			err = fmt.Errorf("%w: nsqd may have queued part of the MPUB: %w", ErrUnknownOutcome, l.serr)
 			return err, p.cfg.AtLeastOnce && t.resends < maxResends, false
 		default:
-			return l.serr, false, false
+			return refusedError(l.serr), false, false
 		}
 	case leftUnwritten:
 		err = fmt.Errorf("%w: not sent: %w", ErrNotConnected, cause)

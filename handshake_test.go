@@ -464,7 +464,7 @@ func TestHandshakeBounded(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f, p := fakeProducer(t, &Config{TlsV1: tt.stall == "TLS", AuthSecret: "s",
-				DialTimeout: tt.dial, ReadTimeout: tt.read})
+				DialTimeout: tt.dial, ReadTimeout: tt.read, HeartbeatInterval: -1})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			start := time.Now()
@@ -514,7 +514,7 @@ func TestHandshakeBounded(t *testing.T) {
 // completes the handshake, as with go-nsq.
 func TestSlowAuthWithinReadTimeout(t *testing.T) {
 	const dialTimeout = 200 * time.Millisecond
-	f, p := fakeProducer(t, &Config{AuthSecret: "s3cret", DialTimeout: dialTimeout, ReadTimeout: 10 * time.Second})
+	f, p := fakeProducer(t, &Config{AuthSecret: "s3cret", DialTimeout: dialTimeout, ReadTimeout: 10 * time.Second, HeartbeatInterval: -1})
 	errc := async(p.Ping)
 	c := f.accept()
 	connected := time.Now()

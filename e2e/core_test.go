@@ -215,8 +215,9 @@ func TestValidationAgainstNSQD(t *testing.T) {
 	}
 }
 
-// TestServerErrors: nsqd's own rejections come back as *ServerError and the
-// next publish reconnects by itself.
+// TestServerErrors: nsqd's own rejections come back as go-nsq returns them,
+// an ErrProtocol value with the frame as Reason, wrapping a *ServerError, and
+// the next publish reconnects by itself.
 func TestServerErrors(t *testing.T) {
 	n := startNSQD(t, "--max-msg-size=100")
 	topic := topicName(t)
@@ -226,6 +227,9 @@ func TestServerErrors(t *testing.T) {
 	var se *nsqpub.ServerError
 	if !errors.As(err, &se) || se.Code != "E_BAD_MESSAGE" || se.Message != "PUB message too big 101 > 100" {
 		t.Fatalf("err = %v, want *ServerError E_BAD_MESSAGE", err)
+	}
+	if pe, ok := err.(nsqpub.ErrProtocol); !ok || pe.Reason != "E_BAD_MESSAGE PUB message too big 101 > 100" {
+		t.Fatalf("err = %T %v, want nsqpub.ErrProtocol as go-nsq returns a refusal", err, err)
 	}
 	if err := p.Publish(topic, []byte("fine")); err != nil {
 		t.Fatalf("publish after a server error: %v", err)
