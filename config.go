@@ -45,14 +45,17 @@ const (
 // field). NewProducer copies a Config, so changing it afterwards has no
 // effect on that Producer. A Config is not safe for concurrent modification.
 type Config struct {
-	// DialTimeout bounds connecting: the TCP dial plus the protocol handshake
-	// (magic, IDENTIFY, TLS/compression upgrades, AUTH). Zero means 1s.
+	// DialTimeout bounds the TCP dial, as in go-nsq, and then nsqd's reply to
+	// IDENTIFY, which nsqd gives at once (so a server that accepts and never
+	// answers costs DialTimeout, not ReadTimeout). Zero means 1s.
 	DialTimeout time.Duration
-	// ReadTimeout bounds the wait for any frame from nsqd while the
-	// connection is up (100ms–5m). With heartbeats on, the connection is
+	// ReadTimeout bounds each later reply of the handshake (TLS, compression,
+	// AUTH, for which nsqd may ask its auth server for up to 5s), as in
+	// go-nsq, and, once connected, the wait for any frame from nsqd (100ms–5m). With heartbeats on, the connection is
 	// also declared dead after 2 × HeartbeatInterval of silence. Zero means 60s.
 	ReadTimeout time.Duration
-	// WriteTimeout bounds each write to nsqd (100ms–5m). Zero means 1s.
+	// WriteTimeout bounds each write to nsqd, the handshake's included
+	// (100ms–5m). Zero means 1s.
 	WriteTimeout time.Duration
 	// LocalAddr is the local address to dial from. Default: chosen by the OS.
 	LocalAddr net.Addr
