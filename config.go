@@ -15,19 +15,22 @@ const Version = "0.1.0"
 
 // Defaults used when a Config field is left at its zero value.
 const (
-	DefaultDialTimeout       = time.Second
-	DefaultReadTimeout       = 60 * time.Second
-	DefaultWriteTimeout      = time.Second
-	DefaultHeartbeatInterval = 30 * time.Second
-	DefaultDeflateLevel      = 6
-	DefaultMaxMsgSize        = 1048576
-	DefaultMaxBodySize       = 5242880
-	DefaultMaxDeferDelay     = time.Hour
-	DefaultStopTimeout       = 5 * time.Second
-	DefaultMaxQueued         = 1024
-	DefaultMaxInFlight       = 64
-	DefaultMaxInFlightBytes  = 16 << 20
-	DefaultStallTimeout      = 2 * time.Second
+	DefaultDialTimeout         = time.Second
+	DefaultReadTimeout         = 60 * time.Second
+	DefaultWriteTimeout        = time.Second
+	DefaultHeartbeatInterval   = 30 * time.Second
+	DefaultDeflateLevel        = 6
+	DefaultMaxMsgSize          = 1048576
+	DefaultMaxBodySize         = 5242880
+	DefaultMaxDeferDelay       = time.Hour
+	DefaultStopTimeout         = 5 * time.Second
+	DefaultMaxQueued           = 1024
+	DefaultMaxInFlight         = 64
+	DefaultMaxInFlightBytes    = 16 << 20
+	DefaultStallTimeout        = 2 * time.Second
+	DefaultLookupdPollInterval = 60 * time.Second
+	DefaultLookupdPollJitter   = 0.3
+	DefaultLookupdPollTimeout  = 60 * time.Second
 )
 
 // Config holds the settings of a Producer. It is a plain struct: set fields
@@ -110,6 +113,25 @@ type Config struct {
 	// written is unknown. Callers' contexts play no part. Default 2s.
 	StallTimeout time.Duration
 
+	// LookupdPollInterval is how often a ProducerPool asks each nsqlookupd
+	// for its nodes (between 10ms and 5m). Default 60s.
+	LookupdPollInterval time.Duration
+	// LookupdPollJitter spreads the polls: each wait is LookupdPollInterval
+	// times a random factor between 1-j/2 and 1+j/2 (0 < j ≤ 1). A negative
+	// value means no jitter. Default 0.3.
+	LookupdPollJitter float64
+	// LookupdPollTimeout bounds each request to an nsqlookupd, from the dial
+	// to the end of the body. Default 60s.
+	LookupdPollTimeout time.Duration
+	// LookupdAuthorization sends "Authorization: Bearer <AuthSecret>" to
+	// nsqlookupd when AuthSecret is set, as go-nsq's Consumer does. Its Set
+	// name is go-nsq's, skip_lookupd_authorization, with go-nsq's meaning
+	// (true sends the secret). NewConfig sets it to true, as go-nsq does; a
+	// zero Config{} leaves it false and sends no secret to nsqlookupd: the
+	// one field whose zero value is not its NewConfig value, so that a
+	// credential is never sent where it was not asked for.
+	LookupdAuthorization bool
+
 	// AtLeastOnce resends, on a new connection, publishes whose outcome is
 	// unknown (written, then the connection ended before nsqd answered). nsqd
 	// may then hold a message twice; without it (the default) such publishes
@@ -123,9 +145,10 @@ type Config struct {
 }
 
 // NewConfig returns a Config with every default filled in, as go-nsq's
-// NewConfig does. A zero Config{} behaves the same.
+// NewConfig does. A zero Config{} behaves the same, except that it leaves
+// LookupdAuthorization false (see there).
 func NewConfig() *Config {
-	c := &Config{}
+	c := &Config{LookupdAuthorization: true}
 	c.setDefaults()
 	return c
 }
@@ -171,6 +194,15 @@ func (c *Config) setDefaults() {
 	if c.StallTimeout == 0 {
 		c.StallTimeout = DefaultStallTimeout
 	}
+	if c.LookupdPollInterval == 0 {
+		c.LookupdPollInterval = DefaultLookupdPollInterval
+	}
+	if c.LookupdPollJitter == 0 {
+		c.LookupdPollJitter = DefaultLookupdPollJitter
+	}
+	if c.LookupdPollTimeout == 0 {
+		c.LookupdPollTimeout = DefaultLookupdPollTimeout
+	}
 	if c.Hostname == "" {
 		c.Hostname, _ = os.Hostname()
 	}
@@ -200,6 +232,7 @@ func (c *Config) Validate() error {
 	}{
 		{"dial_timeout", d.DialTimeout}, {"read_timeout", d.ReadTimeout}, {"write_timeout", d.WriteTimeout},
 		{"stop_timeout", d.StopTimeout}, {"stall_timeout", d.StallTimeout}, {"max_defer_delay", d.MaxDeferDelay},
+		{"lookupd_poll_timeout", d.LookupdPollTimeout},
 	} {
 		if f.v < 0 {
 			return bad("%s %v is negative", f.name, f.v)
@@ -223,6 +256,10 @@ func (c *Config) Validate() error {
 		return bad("deflate_level %d must be between 1 and 9", d.DeflateLevel)
 	case d.Deflate && d.Snappy:
 		return bad("deflate and snappy cannot both be enabled")
+	case d.LookupdPollInterval < 10*time.Millisecond || d.LookupdPollInterval > 5*time.Minute:
+		return bad("lookupd_poll_interval %v must be between 10ms and 5m", d.LookupdPollInterval)
+	case d.LookupdPollJitter > 1:
+		return bad("lookupd_poll_jitter %v must be at most 1", d.LookupdPollJitter)
 	case d.PoolStrategy != RoundRobin && d.PoolStrategy != Failover:
 		return bad("pool_strategy %d is unknown", d.PoolStrategy)
 	}

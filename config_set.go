@@ -16,7 +16,7 @@ import (
 // Set accepts and ignores them so that a go-nsq configuration shared by
 // consumers and producers keeps working.
 var consumerOnlyOptions = map[string]bool{
-	"lookupd_poll_interval": true, "lookupd_poll_jitter": true, "max_requeue_delay": true,
+	"max_requeue_delay":     true,
 	"default_requeue_delay": true, "backoff_strategy": true, "max_backoff_duration": true,
 	"backoff_multiplier": true, "max_attempts": true, "low_rdy_idle_timeout": true,
 	"low_rdy_timeout": true, "rdy_redistribute_interval": true, "rdy_redistribute_on_idle": true,
@@ -72,6 +72,11 @@ var fields = map[string]func(c *Config) any{
 	"max_in_flight_bytes":    func(c *Config) any { return &c.MaxInFlightBytes },
 	"at_least_once":          func(c *Config) any { return &c.AtLeastOnce },
 	"pool_strategy":          func(c *Config) any { return &c.PoolStrategy },
+	"lookupd_poll_interval":  func(c *Config) any { return &c.LookupdPollInterval },
+	"lookupd_poll_jitter":    func(c *Config) any { return &c.LookupdPollJitter },
+	"lookupd_poll_timeout":   func(c *Config) any { return &c.LookupdPollTimeout },
+	// go-nsq's name: true sends the secret.
+	"skip_lookupd_authorization": func(c *Config) any { return &c.LookupdAuthorization },
 }
 
 func (c *Config) set(name string, v interface{}) (err error) {
@@ -90,6 +95,8 @@ func (c *Config) set(name string, v interface{}) (err error) {
 		*f, err = toDuration(v)
 	case *int:
 		*f, err = toInt(v)
+	case *float64:
+		*f, err = toFloat(v)
 	case *bool:
 		*f, err = toBool(v)
 	case *string:
@@ -149,6 +156,21 @@ func toInt(v interface{}) (int, error) {
 		return int(n), nil
 	}
 	return 0, fmt.Errorf("want an integer, got %T", v)
+}
+
+func toFloat(v interface{}) (float64, error) {
+	switch v := v.(type) {
+	case float64:
+		return v, nil
+	case float32:
+		return float64(v), nil
+	case string:
+		return strconv.ParseFloat(v, 64)
+	}
+	if n, ok := intValue(v); ok {
+		return float64(n), nil
+	}
+	return 0, fmt.Errorf("want a number, got %T", v)
 }
 
 func toString(v interface{}) (string, error) {

@@ -60,6 +60,12 @@ func TestConfigSet(t *testing.T) {
 		{[]opt{{"max_req_timeout", "10m"}}, func(c *Config) bool { return c.MaxDeferDelay == 10*time.Minute }},
 		{[]opt{{"max_in_flight", 100}}, func(c *Config) bool { return true }}, // a consumer option, accepted and ignored
 		{[]opt{{"pool_strategy", "failover"}}, func(c *Config) bool { return c.PoolStrategy == Failover }},
+		{[]opt{{"lookupd_poll_interval", "15s"}}, func(c *Config) bool { return c.LookupdPollInterval == 15*time.Second }},
+		{[]opt{{"lookupd_poll_jitter", 0.5}}, func(c *Config) bool { return c.LookupdPollJitter == 0.5 }},
+		{[]opt{{"lookupd-poll-jitter", "0.1"}}, func(c *Config) bool { return c.LookupdPollJitter == 0.1 }},
+		{[]opt{{"lookupd_poll_timeout", 2000}}, func(c *Config) bool { return c.LookupdPollTimeout == 2*time.Second }},
+		{[]opt{{"skip_lookupd_authorization", true}}, func(c *Config) bool { return c.LookupdAuthorization }},
+		{[]opt{{"skip_lookupd_authorization", "false"}}, func(c *Config) bool { return !c.LookupdAuthorization }},
 		{[]opt{{"pool_strategy", "failover"}, {"pool-strategy", "round-robin"}}, func(c *Config) bool { return c.PoolStrategy == RoundRobin }},
 		{[]opt{{"tls_v1", true}}, func(c *Config) bool { return c.TlsV1 && c.TlsConfig == nil }},
 		{[]opt{{"tls_v1", "true"}}, func(c *Config) bool { return c.TlsV1 }},
@@ -118,6 +124,8 @@ func TestConfigSet(t *testing.T) {
 		{"client_id", 5},
 		{"deflate_level", "x"},
 		{"at_least_once", "perhaps"},
+		{"lookupd_poll_jitter", "lots"},
+		{"lookupd_poll_jitter", true},
 	}
 	for _, tt := range bad {
 		// A configuration that a failed Set must leave alone.
@@ -187,6 +195,10 @@ func TestConfigValidate(t *testing.T) {
 		"negative write":     {WriteTimeout: -time.Second},
 		"negative msg size":  {MaxMsgSize: -1},
 		"negative delay":     {MaxDeferDelay: -1},
+		"lookupd poll 5ms":   {LookupdPollInterval: 5 * time.Millisecond},
+		"lookupd poll 10m":   {LookupdPollInterval: 10 * time.Minute},
+		"lookupd jitter 1.5": {LookupdPollJitter: 1.5},
+		"lookupd timeout -1": {LookupdPollTimeout: -1},
 	}
 	for name, c := range bad {
 		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
@@ -196,7 +208,7 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: NewProducer = %v, want ErrInvalidConfig", name, err)
 		}
 	}
-	for name, c := range map[string]*Config{"zero": {}, "NewConfig": NewConfig(), "no heartbeat": {HeartbeatInterval: -1}} {
+	for name, c := range map[string]*Config{"zero": {}, "NewConfig": NewConfig(), "no heartbeat": {HeartbeatInterval: -1}, "no jitter": {LookupdPollJitter: -1}} {
 		if err := c.Validate(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
