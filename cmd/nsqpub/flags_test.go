@@ -28,7 +28,7 @@ func TestUsageErrors(t *testing.T) {
 		{"missing topic", []string{"--nsqd-tcp-address", addr}, "--topic is required"},
 		{"invalid topic", []string{"--topic", "a:b", "--nsqd-tcp-address", addr}, `invalid --topic "a:b"`},
 		{"topic too long", []string{"--topic", strings.Repeat("x", 65), "--nsqd-tcp-address", addr}, "invalid --topic"},
-		{"missing address", []string{"--topic", "t"}, "--nsqd-tcp-address is required"},
+		{"missing address", []string{"--topic", "t"}, "--nsqd-tcp-address or --lookupd-http-address is required"},
 		{"empty address", []string{"--topic", "t", "--nsqd-tcp-address", ""}, "empty --nsqd-tcp-address"},
 		{"unknown producer option", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--producer-opt", "no_such_option,1"}, "unknown option"},
 		{"bad producer option value", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--producer-opt", "max_msg_size,abc"}, "max_msg_size"},
@@ -39,6 +39,9 @@ func TestUsageErrors(t *testing.T) {
 		{"huge rate", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--rate", "2000000000"}, "--rate 2000000000"},
 		{"unknown strategy", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--balance", "--balance-strategy", "random"}, `--balance-strategy "random"`},
 		{"strategy without balance", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--balance-strategy", "failover"}, "--balance-strategy needs --balance"},
+		{"empty lookupd", []string{"--topic", "t", "--lookupd-http-address", ""}, "empty --lookupd-http-address"},
+		{"bad lookupd", []string{"--topic", "t", "--lookupd-http-address", "ftp://x:1"}, "nsqlookupd address"},
+		{"lookupd down, no node", []string{"--topic", "t", "--lookupd-http-address", addr}, "nsqlookupd " + addr + ": "},
 		{"unknown flag", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--nope"}, "flag provided but not defined"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
