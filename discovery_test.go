@@ -404,6 +404,20 @@ func TestDiscoveryNoNodeYet(t *testing.T) {
 	}
 	pp.Stop()
 	f.check(t, 1)
+
+	// Nodes known but all down: a publish with a context does not wait.
+	down := newTestPool(t, []string{deadAddr(t)}, discoveryConfig(newEvents()))
+	lk2.list() // none
+	if err := down.ConnectToNSQLookupd(lk2.addr()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		if err := down.PublishContext(ctx, "t", []byte("m")); !errors.Is(err, ErrNoHealthyNode) || time.Since(start) > 5*time.Second {
+			t.Fatalf("every node down: %v after %v", err, time.Since(start))
+		}
+	}
+	down.Stop()
 	noGoroutinesLeft(t)
 }
 

@@ -182,7 +182,7 @@ func (pp *ProducerPool) do(ctx context.Context, cmd command) error {
 	for {
 		n, err := pp.pick(tried, cmd.topic)
 		if err != nil {
-			if tried == 0 && pp.awaitNodes(ctx) {
+			if tried == 0 && len(pp.list()) == 0 && pp.awaitNodes(ctx) {
 				continue
 			}
 			return err
