@@ -2,6 +2,7 @@
 # here from the Go module proxy, including the real nsqd v1.3.0.
 GO      ?= go
 NSQD    := e2e/bin/nsqd
+NSQLOOKUPD := e2e/bin/nsqlookupd
 NSQPUB  := bin/nsqpub
 
 .PHONY: test lint unit e2e soak demo nsqd bench clean
@@ -17,8 +18,8 @@ lint:
 unit:
 	$(GO) test -race -count=1 ./...
 
-e2e: $(NSQD)
-	cd e2e && NSQD_BIN=$(CURDIR)/$(NSQD) $(GO) test -race -count=1 -timeout 30m ./...
+e2e: $(NSQD) $(NSQLOOKUPD)
+	cd e2e && NSQD_BIN=$(CURDIR)/$(NSQD) NSQLOOKUPD_BIN=$(CURDIR)/$(NSQLOOKUPD) $(GO) test -race -count=1 -timeout 30m ./...
 
 # The fault suite (e2e/faults_test.go) in its long form: more seeds, more
 # messages, more cuts and restarts. Every run prints its RESULT lines.
@@ -29,6 +30,9 @@ nsqd: $(NSQD)
 
 $(NSQD): e2e/go.mod e2e/go.sum
 	cd e2e && $(GO) build -o bin/nsqd github.com/nsqio/nsq/apps/nsqd
+
+$(NSQLOOKUPD): e2e/go.mod e2e/go.sum
+	cd e2e && $(GO) build -o bin/nsqlookupd github.com/nsqio/nsq/apps/nsqlookupd
 
 $(NSQPUB): $(wildcard *.go cmd/nsqpub/*.go)
 	$(GO) build -o $(NSQPUB) ./cmd/nsqpub

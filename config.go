@@ -60,10 +60,12 @@ type Config struct {
 	// LocalAddr is the local address to dial from. Default: chosen by the OS.
 	LocalAddr net.Addr
 
-	// LookupdPollInterval (10ms–5m, default 60s), LookupdPollJitter (0–1,
-	// default 0.3) and LookupdPollTimeout (default 1m) are not used by a
-	// Producer; they are kept so that a Config shared with go-nsq consumers
-	// compiles and Set accepts them.
+	// LookupdPollInterval (10ms–5m, zero means 60s), LookupdPollJitter (0–1,
+	// NewConfig's 0.3; zero means none) and LookupdPollTimeout (zero means
+	// 60s) pace a ProducerPool's polls of nsqlookupd's /nodes
+	// (ConnectToNSQLookupd): every interval, each stretched by a random
+	// factor within ±jitter/2, each request bounded by the timeout, as
+	// go-nsq's consumer polls. A Producer does not use them.
 	LookupdPollInterval time.Duration
 	LookupdPollJitter   float64
 	LookupdPollTimeout  time.Duration
@@ -140,8 +142,10 @@ type Config struct {
 
 	// AuthSecret is sent with AUTH when nsqd requires authentication.
 	AuthSecret string
-	// LookupdAuthorization is not used by a Producer; kept for go-nsq
-	// consumers (option skip_lookupd_authorization, NewConfig sets true).
+	// LookupdAuthorization sends AuthSecret to nsqlookupd as
+	// "Authorization: Bearer <secret>" when a ProducerPool polls it, as
+	// go-nsq's consumer does (option skip_lookupd_authorization, go-nsq's
+	// name; NewConfig sets true, a zero Config sends no secret).
 	LookupdAuthorization bool
 
 	// MaxMsgSize is the largest message body accepted by Publish; set it to
@@ -228,7 +232,7 @@ func (c *Config) setDefaults() {
 	}{
 		{&c.DialTimeout, DefaultDialTimeout}, {&c.ReadTimeout, DefaultReadTimeout},
 		{&c.WriteTimeout, DefaultWriteTimeout}, {&c.HeartbeatInterval, DefaultHeartbeatInterval},
-		{&c.LookupdPollInterval, time.Minute}, {&c.LowRdyIdleTimeout, 10 * time.Second},
+		{&c.LookupdPollInterval, time.Minute}, {&c.LookupdPollTimeout, time.Minute}, {&c.LowRdyIdleTimeout, 10 * time.Second},
 		{&c.LowRdyTimeout, 30 * time.Second}, {&c.RDYRedistributeInterval, 5 * time.Second},
 		{&c.MaxDeferDelay, DefaultMaxDeferDelay}, {&c.StopTimeout, DefaultStopTimeout},
 		{&c.StallTimeout, DefaultStallTimeout},

@@ -162,3 +162,29 @@ func ExampleProducer_Stats() {
 	}))
 	// go http.ListenAndServe("127.0.0.1:8080", nil) // GET /debug/vars
 }
+
+// A ProducerPool made with no address finds its nsqd through nsqlookupd:
+// every nsqd that /nodes lists joins the rotation, one that no nsqlookupd
+// lists any more leaves it, and a topic tombstoned on a node is published
+// elsewhere. If nsqlookupd is down, the nodes it listed last are kept.
+func ExampleProducerPool_ConnectToNSQLookupd() {
+	cfg := nsqpub.NewConfig()
+	cfg.LookupdPollInterval = 15 * time.Second
+	pp, err := nsqpub.NewProducerPool(nil, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pp.Stop()
+	// Returns once nsqlookupd has answered; polling goes on even if it failed.
+	if err := pp.ConnectToNSQLookupds([]string{"10.0.0.10:4161", "10.0.0.11:4161"}); err != nil {
+		log.Print("nsqlookupd: ", err)
+	}
+	// A context lets the first publish wait until a node is known.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := pp.PublishContext(ctx, "events", []byte(`{"id":1}`)); err != nil {
+		log.Fatal(err)
+	}
+	s := pp.Stats()
+	fmt.Println(s.NodesKnown, s.NodesAdded, s.NodesRemoved, s.LookupdErrors)
+}

@@ -115,6 +115,16 @@ func (s *logState) setFor(l logger, lvl LogLevel) {
 	s.mu.Unlock()
 }
 
+// copyTo gives d the loggers and minimum level of s.
+func (s *logState) copyTo(d *logState) {
+	s.mu.Lock()
+	l, lvl := s.l, s.lvl
+	s.mu.Unlock()
+	d.mu.Lock()
+	d.l, d.lvl = l, lvl
+	d.mu.Unlock()
+}
+
 // setLevel sets the minimum level.
 func (s *logState) setLevel(lvl LogLevel) {
 	s.mu.Lock()

@@ -37,79 +37,103 @@ func (s PoolStrategy) String() string {
 // one with an Unknown outcome does so only with Config.AtLeastOnce; a
 // Rejected one (bad topic, too big, unauthorized) is never retried. A
 // context cancelled by the caller never counts against a node. Addresses are
-// resolved again on every dial, so nodes behind DNS may move. All methods
-// are safe for concurrent use.
+// resolved again on every dial, so nodes behind DNS may move. The nodes are
+// the fixed addresses given to NewProducerPool and those nsqlookupd lists
+// (ConnectToNSQLookupd). All methods are safe for concurrent use.
 type ProducerPool struct {
 	publishing // the publish methods, bound to do and doAsync
 
-	nodes []*poolNode
-	cfg   Config
-	lim   limits
-	log   *logState
-	rr    atomic.Uint64
+	// nodes is the rotation, copy-on-write: publishers, the watch and
+	// Stats load it without a lock and never modify what they loaded; it is
+	// replaced only under mu (pool_set.go).
+	nodes   atomic.Pointer[[]*poolNode]
+	nodeCfg Config // the caller's Config, for the Producers of discovered nodes; read-only
+	cfg     Config // nodeCfg with defaults; read-only
+	lim     limits
+	log     *logState
+	rr      atomic.Uint64
 
 	mail    *mailer       // delivers asynchronous results
 	refused atomic.Uint64 // messages refused by validation before any node was chosen
+	ctr     poolCounters  // discovery's counters
 
 	quit      chan struct{} // closed by Stop: the watch goroutine exits
 	watchDone chan struct{} // closed when it has
 
 	mu       sync.Mutex
 	stopping bool           // guarded by mu
+	slots    uint64         // guarded by mu: bit i, slot i is held by a node (in nodes or draining)
+	draining []*poolNode    // guarded by mu: removed nodes whose Producer is stopping
+	retired  nodeTotals     // guarded by mu: the counts of removed nodes once drained
+	changed  chan struct{}  // guarded by mu: closed and replaced when nodes changes or Stop begins
+	disc     *discovery     // guarded by mu: nil until ConnectToNSQLookupd
+	drains   sync.WaitGroup // drain goroutines of removed nodes
 	retries  sync.WaitGroup // async retries in progress
 	stopOnce sync.Once
 }
 
 // NewProducerPool returns a pool over the nsqd TCP addresses addrs (at
-// least one, at most 64), each with a Producer made from a copy of config,
-// which is validated as by NewProducer. Nothing connects until the first
-// publish.
+// most 64), each with a Producer made from a copy of config, which is
+// validated as by NewProducer. addrs may be empty when the nodes are to be
+// discovered with ConnectToNSQLookupd; nodes discovered beside fixed
+// addresses join them, up to 64 in all. Nothing connects until the first
+// publish. Errors wrap ErrInvalidConfig.
 func NewProducerPool(addrs []string, config *Config) (*ProducerPool, error) {
 	if err := config.Validate(); err != nil {
 		return nil, err
 	}
-	if len(addrs) == 0 || len(addrs) > 64 {
-		return nil, fmt.Errorf("%w: a pool needs 1 to 64 nsqd addresses, got %d", ErrInvalidConfig, len(addrs))
+	if len(addrs) > maxNodes {
+		return nil, fmt.Errorf("%w: a pool takes at most %d nsqd addresses, got %d", ErrInvalidConfig, maxNodes, len(addrs))
 	}
 	pp := &ProducerPool{
+		nodeCfg:   *config,
 		cfg:       *config,
 		quit:      make(chan struct{}),
 		watchDone: make(chan struct{}),
+		changed:   make(chan struct{}),
 	}
 	pp.cfg.setDefaults()
 	pp.mail = newMailer(pp.cfg.MaxQueued)
 	pp.publishing = publishing{sync: pp.do, async: pp.doAsync}
 	pp.lim = limits{maxMsgSize: pp.cfg.MaxMsgSize, maxBodySize: pp.cfg.MaxBodySize, maxDeferDelay: pp.cfg.MaxDeferDelay}
 	pp.log = newLogState("pool", pp.cfg.Logger)
-	for _, addr := range addrs {
+	nodes := []*poolNode{}
+	for i, addr := range addrs {
 		p, err := NewProducer(addr, config)
 		if err != nil {
 			return nil, err
 		}
-		pp.nodes = append(pp.nodes, &poolNode{p: p})
+		nodes = append(nodes, &poolNode{p: p, slot: i, fixed: true})
+		pp.slots |= 1 << i
 	}
+	pp.nodes.Store(&nodes)
 	go pp.watch()
 	return pp, nil
 }
 
 // String returns the nodes' addresses, comma-separated.
 func (pp *ProducerPool) String() string {
-	addrs := make([]string, len(pp.nodes))
-	for i, n := range pp.nodes {
+	nodes := pp.list()
+	addrs := make([]string, len(nodes))
+	for i, n := range nodes {
 		addrs[i] = n.p.addr
 	}
 	return strings.Join(addrs, ",")
 }
 
 // Ping pings every node and returns nil if at least one answered, or the
-// errors of all of them.
+// errors of all of them (ErrNoHealthyNode, wrapped, when no node is known).
 func (pp *ProducerPool) Ping() error { return pp.PingContext(context.Background()) }
 
 // PingContext is Ping bounded by ctx.
 func (pp *ProducerPool) PingContext(ctx context.Context) error {
-	errs := make([]error, len(pp.nodes))
+	nodes := pp.list()
+	if len(nodes) == 0 {
+		return pp.noNodeError(0)
+	}
+	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
-	for i, n := range pp.nodes {
+	for i, n := range nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -128,10 +152,13 @@ func (pp *ProducerPool) PingContext(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// SetLogger sets a go-nsq style logger on the pool and every node.
+// SetLogger sets a go-nsq style logger on the pool and every node, and on
+// the nodes discovered later.
 func (pp *ProducerPool) SetLogger(l logger, lvl LogLevel) {
+	pp.mu.Lock() // so that a node added meanwhile gets it too
+	defer pp.mu.Unlock()
 	pp.log.setAll(l, lvl)
-	for _, n := range pp.nodes {
+	for _, n := range pp.list() {
 		n.p.SetLogger(l, lvl)
 	}
 }
@@ -151,12 +178,14 @@ func (pp *ProducerPool) do(ctx context.Context, cmd command) error {
 	}
 	var tried uint64
 	for {
-		i, err := pp.pick(tried)
+		n, err := pp.pick(tried, cmd.topic)
 		if err != nil {
+			if tried == 0 && len(pp.list()) == 0 && pp.awaitNodes(ctx) {
+				continue
+			}
 			return err
 		}
-		tried |= 1 << i
-		n := pp.nodes[i]
+		tried |= 1 << n.slot
 		if err := n.p.model.check(&cmd); err != nil {
 			n.p.ctr.failed(err, cmd.count())
 			return err // over a limit this nsqd stated
@@ -171,10 +200,14 @@ func (pp *ProducerPool) do(ctx context.Context, cmd command) error {
 // retry records what err, the result of a publish to topic, says of node
 // n and reports whether the publish should go to another node. A publish
 // that ended because the caller's context ended (cancelled) tells nothing
-// about the node.
+// about the node. A node that discovery removed stops its Producer: what
+// it then refuses with ErrStopped goes to another node.
 func (pp *ProducerPool) retry(n *poolNode, topic string, err error, cancelled bool) bool {
-	if cancelled || errors.Is(err, ErrStopped) {
+	if cancelled {
 		return false
+	}
+	if errors.Is(err, ErrStopped) {
+		return n.gone.Load() && !pp.isStopping()
 	}
 	n.report(pp.log, topic, err)
 	switch OutcomeOf(err) {
@@ -193,7 +226,8 @@ func (pp *ProducerPool) isStopping() bool {
 	return pp.stopping
 }
 
-// Stop stops every node as Producer.Stop does (in parallel), delivers every
+// Stop stops polling nsqlookupd, stops every node as Producer.Stop does (in
+// parallel, removed nodes still draining included), delivers every
 // outstanding asynchronous result (dropping, after StopTimeout, those for a
 // done channel nobody reads), and returns once no goroutine of the pool is
 // left. Safe to call more than once and concurrently.
@@ -201,14 +235,20 @@ func (pp *ProducerPool) Stop() {
 	pp.stopOnce.Do(func() {
 		deadline := time.Now().Add(pp.cfg.StopTimeout)
 		pp.mu.Lock()
-		pp.stopping = true
+		pp.stopping = true // from here on the node set never changes
+		pp.wake()
+		disc := pp.disc
 		pp.mu.Unlock()
+		if disc != nil {
+			disc.stop()
+		}
 		var wg sync.WaitGroup
-		for _, n := range pp.nodes {
+		for _, n := range pp.list() {
 			wg.Add(1)
 			go func() { defer wg.Done(); n.p.Stop() }()
 		}
 		wg.Wait()
+		pp.drains.Wait()
 		pp.retries.Wait()
 		close(pp.quit)
 		<-pp.watchDone

@@ -13,8 +13,8 @@ import (
 type poolCall struct {
 	pp     *ProducerPool
 	cmd    command
-	node   int    // the node of the current attempt
-	tried  uint64 // bit i: node i was tried
+	node   *poolNode // the node of the current attempt
+	tried  uint64    // bit i: the node in slot i was tried
 	done   chan *ProducerTransaction
 	result ProducerTransaction // what is sent on done, with the caller's Args
 }
@@ -40,13 +40,12 @@ func (pp *ProducerPool) doAsync(cmd command, doneChan chan *ProducerTransaction,
 func (pc *poolCall) submit() error {
 	pp := pc.pp
 	for {
-		i, err := pp.pickRoomy(pc.tried)
+		n, err := pp.pickRoomy(pc.tried, pc.cmd.topic)
 		if err != nil {
 			return err
 		}
-		pc.tried |= 1 << i
-		pc.node = i
-		n := pp.nodes[i]
+		pc.tried |= 1 << n.slot
+		pc.node = n
 		if err := n.p.model.check(&pc.cmd); err != nil {
 			n.p.ctr.failed(err, pc.cmd.count())
 			return err // over a limit this nsqd stated
@@ -63,17 +62,16 @@ func (pc *poolCall) submit() error {
 // When all are full, it returns the one that has waited for an answer the
 // least: the one most likely answering, so that a waiting publish does not
 // wait on a frozen node while another drains.
-func (pp *ProducerPool) pickRoomy(tried uint64) (int, error) {
-	best, roomy := -1, -1
+func (pp *ProducerPool) pickRoomy(tried uint64, topic string) (*poolNode, error) {
+	var best, roomy *poolNode
 	var bestSince time.Time
-	pp.eachUp(tried, func(i int) bool {
-		p := pp.nodes[i].p
-		if !p.queueFull() {
-			roomy = i
+	pp.eachUp(tried, topic, func(n *poolNode) bool {
+		if !n.p.queueFull() {
+			roomy = n
 			return true
 		}
-		if since := pp.nodes[i].stuck(); best < 0 || since.IsZero() || since.After(bestSince) {
-			best, bestSince = i, since
+		if since := n.stuck(); best == nil || since.IsZero() || since.After(bestSince) {
+			best, bestSince = n, since
 			if since.IsZero() {
 				bestSince = time.Now()
 			}
@@ -81,12 +79,12 @@ func (pp *ProducerPool) pickRoomy(tried uint64) (int, error) {
 		return false
 	})
 	switch {
-	case roomy >= 0:
+	case roomy != nil:
 		return roomy, nil
-	case best >= 0:
+	case best != nil:
 		return best, nil
 	}
-	return 0, pp.noNodeError(tried)
+	return nil, pp.noNodeError(tried)
 }
 
 // complete takes the result of the current attempt, from the goroutine of
@@ -96,7 +94,7 @@ func (pp *ProducerPool) pickRoomy(tried uint64) (int, error) {
 // delivered through the mailer.
 func (pc *poolCall) complete(err error) {
 	pp := pc.pp
-	n := pp.nodes[pc.node]
+	n := pc.node
 	if err == nil {
 		n.report(pp.log, pc.cmd.topic, nil)
 	} else if pp.retry(n, pc.cmd.topic, err, false) {

@@ -5,12 +5,20 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // poolNode is one nsqd of a pool and its health.
 type poolNode struct {
-	p *Producer
+	p     *Producer
+	slot  int  // fixed: its bit in a publish's tried set; unique among the pool's nodes, reused once drained
+	fixed bool // fixed: given to NewProducerPool, never removed by discovery
+
+	gone atomic.Bool // set once, under the pool's mu, when discovery removes it
+	// tomb is the set of topics nsqlookupd lists as tombstoned on this
+	// node (nil: none); stored by the discovery pollers, loaded by pick.
+	tomb atomic.Pointer[map[string]bool]
 
 	mu        sync.Mutex
 	failures  int       // failures in a row
@@ -72,32 +80,63 @@ func (p *Producer) nextDial() time.Time {
 	return p.retryAt
 }
 
-// pick returns the index of the next node to try, skipping the nodes in
-// tried and those waiting out a backoff.
-func (pp *ProducerPool) pick(tried uint64) (int, error) {
-	picked := -1
-	pp.eachUp(tried, func(i int) bool { picked = i; return true })
-	if picked < 0 {
-		return 0, pp.noNodeError(tried)
+// pick returns the next node to try for a publish to topic, skipping the
+// nodes in tried and those waiting out a backoff.
+func (pp *ProducerPool) pick(tried uint64, topic string) (*poolNode, error) {
+	var picked *poolNode
+	pp.eachUp(tried, topic, func(n *poolNode) bool { picked = n; return true })
+	if picked == nil {
+		return nil, pp.noNodeError(tried)
 	}
 	return picked, nil
 }
 
-// eachUp calls f for the nodes not in tried and not waiting out a backoff,
-// in the strategy's order, until f returns true.
-func (pp *ProducerPool) eachUp(tried uint64, f func(i int) bool) {
+// eachUp calls f for the nodes not in tried, not waiting out a backoff and
+// not removed, in the strategy's order, until f returns true. Nodes where
+// topic is tombstoned come only if no other node is up: a tombstone is
+// nsqlookupd's hint that the topic is leaving that node, and nsqd itself
+// still takes the publish.
+func (pp *ProducerPool) eachUp(tried uint64, topic string, f func(n *poolNode) bool) {
+	nodes := pp.list()
+	k := len(nodes)
+	if k == 0 {
+		return
+	}
 	now := time.Now()
-	k := len(pp.nodes)
 	start := 0
 	if pp.cfg.PoolStrategy == RoundRobin {
 		start = int(pp.rr.Add(1) % uint64(k))
 	}
+	seen, skipped := false, false
 	for j := 0; j < k; j++ {
-		i := (start + j) % k
-		if tried&(1<<i) == 0 && pp.nodes[i].up(now) && f(i) {
+		n := nodes[(start+j)%k]
+		if tried&(1<<n.slot) != 0 || n.gone.Load() || !n.up(now) {
+			continue
+		}
+		if n.tombstoned(topic) {
+			skipped = true
+			continue
+		}
+		seen = true
+		if f(n) {
 			return
 		}
 	}
+	if seen || !skipped {
+		return
+	}
+	for j := 0; j < k; j++ {
+		n := nodes[(start+j)%k]
+		if tried&(1<<n.slot) == 0 && !n.gone.Load() && n.up(now) && f(n) {
+			return
+		}
+	}
+}
+
+// tombstoned reports whether nsqlookupd lists topic as tombstoned on n.
+func (n *poolNode) tombstoned(topic string) bool {
+	t := n.tomb.Load()
+	return t != nil && (*t)[topic]
 }
 
 // holdDown keeps the node skipped until at least until: a node that stalled
@@ -119,17 +158,23 @@ func (n *poolNode) up(now time.Time) bool {
 
 // noNodeError describes why no node is left to try.
 func (pp *ProducerPool) noNodeError(tried uint64) error {
+	nodes := pp.list()
+	if len(nodes) == 0 {
+		return fmt.Errorf("%w: %w: no nsqd node known (no address given, and no nsqlookupd has listed one)", ErrNotConnected, ErrNoHealthyNode)
+	}
 	var b strings.Builder
-	for i, n := range pp.nodes {
+	for i, n := range nodes {
 		n.mu.Lock()
 		if i > 0 {
 			b.WriteString("; ")
 		}
 		switch {
-		case tried&(1<<i) != 0 && n.lastErr != nil:
+		case tried&(1<<n.slot) != 0 && n.lastErr != nil:
 			fmt.Fprintf(&b, "%s: %v", n.p.addr, n.lastErr)
 		case n.lastErr != nil:
 			fmt.Fprintf(&b, "%s: down for %v after: %v", n.p.addr, time.Until(n.downUntil).Round(time.Millisecond), n.lastErr)
+		case n.gone.Load():
+			fmt.Fprintf(&b, "%s: removed", n.p.addr)
 		default:
 			fmt.Fprintf(&b, "%s: tried", n.p.addr)
 		}
@@ -152,32 +197,60 @@ type NodeStats struct {
 // acknowledged by another counts as NotSent (or Unknown) on the first and
 // Published on the second: Published is what nsqd acknowledged, the
 // failure counts are failed attempts, not failed publishes. Rejected also
-// counts the messages refused by validation before any node was chosen.
+// counts the messages refused by validation before any node was chosen. The
+// sums include the nodes that discovery removed, so they never go down.
 type PoolStats struct {
 	Nodes                                 []NodeStats
 	Published, Rejected, NotSent, Unknown uint64
 	InFlight                              int64
+
+	NodesKnown    int    // nodes in the rotation now (len(Nodes))
+	NodesAdded    uint64 // nodes discovery added
+	NodesRemoved  uint64 // nodes discovery removed (no nsqlookupd lists them any more)
+	LookupdPolls  uint64 // requests to nsqlookupd
+	LookupdErrors uint64 // of them, those that failed (unreachable, slow, bad status or body)
 }
 
 // Stats returns a snapshot of every node's counters and health. It is cheap
 // and safe for concurrent use.
 func (pp *ProducerPool) Stats() PoolStats {
-	s := PoolStats{Rejected: pp.refused.Load()}
+	s := PoolStats{
+		Rejected:      pp.refused.Load(),
+		NodesAdded:    pp.ctr.added.Load(),
+		NodesRemoved:  pp.ctr.removed.Load(),
+		LookupdPolls:  pp.ctr.polls.Load(),
+		LookupdErrors: pp.ctr.errors.Load(),
+	}
 	now := time.Now()
-	for _, n := range pp.nodes {
+	for _, n := range pp.list() {
 		ns := NodeStats{ProducerStats: n.p.Stats()}
 		n.mu.Lock()
 		ns.Failures, ns.DownUntil = n.failures, n.downUntil
 		ns.Healthy = !now.Before(n.downUntil)
 		n.mu.Unlock()
 		s.Nodes = append(s.Nodes, ns)
-		s.Published += ns.Published
-		s.Rejected += ns.Rejected
-		s.NotSent += ns.NotSent
-		s.Unknown += ns.Unknown
-		s.InFlight += ns.InFlight
+		s.add(ns.ProducerStats)
 	}
+	s.NodesKnown = len(s.Nodes)
+	pp.mu.Lock()
+	for _, n := range pp.draining {
+		s.add(n.p.Stats())
+	}
+	s.Published += pp.retired.published
+	s.Rejected += pp.retired.rejected
+	s.NotSent += pp.retired.notSent
+	s.Unknown += pp.retired.unknown
+	pp.mu.Unlock()
 	return s
+}
+
+// add sums one node's counts into s.
+func (s *PoolStats) add(ps ProducerStats) {
+	s.Published += ps.Published
+	s.Rejected += ps.Rejected
+	s.NotSent += ps.NotSent
+	s.Unknown += ps.Unknown
+	s.InFlight += ps.InFlight
 }
 
 // look records the node's progress at now and returns how long it has had
@@ -224,7 +297,7 @@ func (pp *ProducerPool) watch() {
 		case <-pp.quit:
 			return
 		case now := <-tick.C:
-			for _, n := range pp.nodes {
+			for _, n := range pp.list() {
 				if waited := n.look(now); waited > pp.cfg.StallTimeout {
 					err := fmt.Errorf("%w: %w (no answer for %v)", ErrNotConnected, errStalled, waited.Round(time.Millisecond))
 					n.report(pp.log, "", err)

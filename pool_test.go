@@ -90,10 +90,30 @@ func TestPoolRejectedNotRetried(t *testing.T) {
 	}
 }
 
+// TestPoolNoNodes: a pool may start with no address (for discovery), but
+// not with more than it can hold; with no node, publishes fail at once as
+// not sent.
 func TestPoolNoNodes(t *testing.T) {
-	if _, err := NewProducerPool(nil, NewConfig()); !errors.Is(err, ErrInvalidConfig) {
-		t.Fatalf("empty pool: %v", err)
+	many := make([]string, maxNodes+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("127.0.0.1:%d", 10000+i)
 	}
+	if _, err := NewProducerPool(many, NewConfig()); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("%d addresses: %v", len(many), err)
+	}
+	pp := newTestPool(t, nil, nil)
+	done := make(chan *ProducerTransaction, 1)
+	for name, err := range map[string]error{
+		"Publish":      pp.Publish("t", []byte("m")),
+		"PublishAsync": pp.PublishAsync("t", []byte("m"), done),
+		"Ping":         pp.Ping(),
+	} {
+		if !errors.Is(err, ErrNoHealthyNode) || OutcomeOf(err) != NotSent {
+			t.Errorf("%s with no node: %v, want ErrNoHealthyNode, not sent", name, err)
+		}
+	}
+	pp.Stop()
+	noGoroutinesLeft(t)
 }
 
 // TestPoolBackoffCountsProbesOnly: while a node waits out its backoff, the
@@ -103,7 +123,7 @@ func TestPoolNoNodes(t *testing.T) {
 // down at least until its Producer will dial again.
 func TestPoolBackoffCountsProbesOnly(t *testing.T) {
 	pp := newTestPool(t, []string{deadAddr(t)}, nil)
-	n := pp.nodes[0]
+	n := pp.list()[0]
 	notSent := fmt.Errorf("%w: test", ErrNotConnected)
 	state := func() (int, bool) {
 		s := pp.Stats().Nodes[0]

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,8 +23,11 @@ type options struct {
 	delim   byte
 	rate    int64
 	balance bool // spread the records over the nsqd with a ProducerPool
-	cfg     *nsqpub.Config
-	inputs  []string // file names, "-" for stdin; empty means stdin
+	// lookupds are nsqlookupd HTTP addresses whose nodes the pool publishes
+	// to, as with balance; deduplicated.
+	lookupds []string
+	cfg      *nsqpub.Config
+	inputs   []string // file names, "-" for stdin; empty means stdin
 }
 
 // stringList is a repeatable string flag.
@@ -69,7 +73,8 @@ const usage = `Usage: nsqpub --topic=TOPIC --nsqd-tcp-address=HOST:PORT [flags] 
 
 Publishes every non-empty delimited record of FILEs (default: standard input;
 "-" is standard input) to TOPIC on every nsqd given, or with --balance on one
-of them.
+of them. With --lookupd-http-address, the nsqd are those nsqlookupd lists
+(and any given), and each record goes to one of them, as with --balance.
 
 Flags:
 `
@@ -94,6 +99,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.Var(&addrs, "nsqd-tcp-address", "nsqd TCP `address` host:port (required, repeatable; every record goes to every nsqd)")
 	delimiter := fs.String("delimiter", "\n", "record delimiter: one byte, or an escape such as \\t, \\0 or \\x1e")
 	rate := fs.Int64("rate", 0, "publish at most `N` records per second (0 or less = no limit)")
+	var lookupds stringList
+	fs.Var(&lookupds, "lookupd-http-address", "nsqlookupd HTTP `address` (repeatable): publish over the nsqd it lists, as --balance does")
 	balance := fs.Bool("balance", false, "spread the records over the nsqd (each record to one) instead of sending every record to every nsqd")
 	fs.Func("balance-strategy", "with --balance: `round-robin` (default) or failover (the first healthy nsqd, in the order given)", func(s string) error {
 		strategy = s
@@ -128,9 +135,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		return usageError("--topic is required")
 	case !nsqpub.IsValidTopicName(*topic):
 		return usageError("invalid --topic %q: want 1-64 characters of [.a-zA-Z0-9_-], optionally ending in #ephemeral", *topic)
-	case len(addrs) == 0:
-		return usageError("--nsqd-tcp-address is required")
-	case strategy != "" && !*balance:
+	case len(addrs) == 0 && len(lookupds) == 0:
+		return usageError("--nsqd-tcp-address or --lookupd-http-address is required")
+	case strategy != "" && !*balance && len(lookupds) == 0:
 		return usageError("--balance-strategy needs --balance")
 	}
 	// As with to_nsq, a --rate below 1 means no limit; so does one beyond
@@ -154,6 +161,14 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		if !seen[a] { // to_nsq keeps one producer per address
 			seen[a] = true
 			opts.addrs = append(opts.addrs, a)
+		}
+	}
+	for _, a := range lookupds {
+		if a == "" {
+			return usageError("empty --lookupd-http-address")
+		}
+		if !slices.Contains(opts.lookupds, a) {
+			opts.lookupds = append(opts.lookupds, a)
 		}
 	}
 	return opts, 0

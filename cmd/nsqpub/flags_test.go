@@ -31,7 +31,7 @@ func TestUsageErrors(t *testing.T) {
 		{"missing topic", []string{"--nsqd-tcp-address", addr}, 1, "--topic is required"},
 		{"invalid topic", []string{"--topic", "a:b", "--nsqd-tcp-address", addr}, 1, `invalid --topic "a:b"`},
 		{"topic too long", []string{"--topic", strings.Repeat("x", 65), "--nsqd-tcp-address", addr}, 1, "invalid --topic"},
-		{"missing address", []string{"--topic", "t"}, 1, "--nsqd-tcp-address is required"},
+		{"missing address", []string{"--topic", "t"}, 1, "--nsqd-tcp-address or --lookupd-http-address is required"},
 		{"empty address", []string{"--topic", "t", "--nsqd-tcp-address", ""}, 1, "empty --nsqd-tcp-address"},
 		{"unknown producer option", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--producer-opt", "no_such_option,1"}, 2, "unknown option"},
 		{"bad producer option value", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--producer-opt", "max_msg_size,abc"}, 2, "max_msg_size"},
@@ -41,6 +41,9 @@ func TestUsageErrors(t *testing.T) {
 		{"malformed rate", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--rate", "fast"}, 2, `invalid value "fast" for flag -rate`},
 		{"unknown strategy", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--balance", "--balance-strategy", "random"}, 2, `invalid value "random" for flag -balance-strategy: want round-robin or failover`},
 		{"strategy without balance", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--balance-strategy", "failover"}, 1, "--balance-strategy needs --balance"},
+		{"empty lookupd", []string{"--topic", "t", "--lookupd-http-address", ""}, 1, "empty --lookupd-http-address"},
+		{"bad lookupd", []string{"--topic", "t", "--lookupd-http-address", "ftp://x:1"}, 1, "nsqlookupd address"},
+		{"lookupd down, no node", []string{"--topic", "t", "--lookupd-http-address", addr}, 1, "nsqlookupd " + addr + ": "},
 		{"unknown flag", []string{"--topic", "t", "--nsqd-tcp-address", addr, "--nope"}, 2, "flag provided but not defined"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -97,6 +97,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/nsqpub/nsqpub"
@@ -132,12 +133,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // messages: with --balance one ProducerPool over every nsqd (also returned
 // for its counters), otherwise one Producer per nsqd.
 func newSinks(opts *options) ([]sink, []string, *nsqpub.ProducerPool, error) {
-	if opts.balance {
+	if opts.balance || len(opts.lookupds) > 0 {
 		pool, err := nsqpub.NewProducerPool(opts.addrs, opts.cfg)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		return []sink{pool}, []string{"the nsqd pool " + pool.String()}, pool, nil
+		if len(opts.lookupds) == 0 {
+			return []sink{pool}, []string{"the nsqd pool " + pool.String()}, pool, nil
+		}
+		// Polling goes on after a failed first poll: go on if some nsqd is known.
+		if err := pool.ConnectToNSQLookupds(opts.lookupds); err != nil && pool.Stats().NodesKnown == 0 {
+			pool.Stop()
+			return nil, nil, nil, err
+		}
+		return []sink{pool}, []string{"the nsqd pool of nsqlookupd " + strings.Join(opts.lookupds, ",")}, pool, nil
 	}
 	var sinks []sink
 	for _, addr := range opts.addrs {

@@ -43,6 +43,22 @@ func commandLine(dataDir string, extra []string) ([]string, error) {
 	}, extra...), nil
 }
 
+// lookupdCommandLine returns nsqlookupd's arguments: free loopback ports,
+// 127.0.0.1 as the address it gives for itself, and the info log level,
+// followed by extra. It fails if extra hides the log lines that give the
+// ports.
+func lookupdCommandLine(extra []string) ([]string, error) {
+	if lvl, ok := LastFlag(extra, "log-level"); ok && !strings.EqualFold(lvl, "info") && !strings.EqualFold(lvl, "debug") {
+		return nil, fmt.Errorf("nsqdproc: --log-level=%s hides the INFO lines that give nsqlookupd's ports; use info or debug", lvl)
+	}
+	return append([]string{
+		"--tcp-address=127.0.0.1:0",
+		"--http-address=127.0.0.1:0",
+		"--broadcast-address=127.0.0.1",
+		"--log-level=info",
+	}, extra...), nil
+}
+
 // LastFlag returns the value of the last -name/--name flag in args, in any of
 // the forms -name=v, --name=v, -name v and --name v.
 func LastFlag(args []string, name string) (value string, ok bool) {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,6 +75,23 @@ func Start(o Options) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	return start(o, args)
+}
+
+// StartLookupd runs nsqlookupd as o describes (DataDir unused) and waits
+// until it is ready, as Start does for nsqd: it passes free loopback TCP
+// and HTTP ports, --broadcast-address=127.0.0.1 and the info log level,
+// followed by o.Args.
+func StartLookupd(o Options) (*Process, error) {
+	args, err := lookupdCommandLine(o.Args)
+	if err != nil {
+		return nil, err
+	}
+	return start(o, args)
+}
+
+// start runs o.Bin with args and waits until it is ready.
+func start(o Options, args []string) (*Process, error) {
 	w := newListenWatcher(o.Output)
 	cmd := exec.Command(o.Bin, args...)
 	cmd.Stdout = w // the same writer for both: exec then uses one pipe
@@ -89,7 +107,7 @@ func Start(o Options) (*Process, error) {
 	}()
 	if err := p.waitReady(w, cmp.Or(o.StartTimeout, DefaultStartTimeout)); err != nil {
 		p.Kill()
-		return nil, fmt.Errorf("nsqd %s: %w%s", strings.Join(args, " "), err, w.startLog())
+		return nil, fmt.Errorf("%s %s: %w%s", filepath.Base(o.Bin), strings.Join(args, " "), err, w.startLog())
 	}
 	w.ready()
 	return p, nil
