@@ -28,7 +28,7 @@ import (
 //     from any goroutine; only the reader sets its read deadline, and only
 //     the writer (through link's deadlineWriter) its write deadline.
 //   - link.r, buf, refused: the reader's.
-//   - link.bw, batch, nops, merged, scratch: the writer's, until it closes
+//   - link.bw, batch, nops, merged, pulled, next, lastOf, scratch: the writer's, until it closes
 //     writerDone; then batch is the reader's, which reports what is left in
 //     it (the close is the hand-off). When the writer stops on an error,
 //     batch holds only what it never wrote (cutBatch).
@@ -71,10 +71,13 @@ type conn struct {
 	writerDone chan struct{} // closed by the writer as it exits
 
 	// The writer's.
-	batch   []*tx    // transactions taken from txCh, being written
-	nops    []*tx    // NOPs (Ping) to complete after the flush
-	merged  [][]byte // bodies of the MPUB being merged
-	scratch []byte   // command headers
+	batch   []*tx            // transactions taken from txCh, being written
+	nops    []*tx            // NOPs (Ping) to complete after the flush
+	merged  [][]byte         // bodies of the MPUB being merged
+	pulled  []int32          // batch indices of the members of the MPUB being merged
+	next    []int32          // next[i]: the index of the next command to batch[i]'s topic, or -1
+	lastOf  map[string]int32 // linkTopics' last index of each topic seen
+	scratch []byte           // command headers
 
 	// The reader's.
 	buf     []byte // frame buffer
@@ -318,7 +321,9 @@ func (c *conn) exit() {
 		}
 	}
 	for _, t := range c.batch {
-		unwritten(t)
+		if t != nil { // nil: written, merged into an earlier MPUB
+			unwritten(t)
+		}
 	}
 	c.batch = c.batch[:0]
 	for empty := false; !empty; {

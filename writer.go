@@ -215,17 +215,20 @@ func (c *conn) flush() error {
 	return nil
 }
 
-// writeBatch writes the batch with one flush. Consecutive PUBs to the same
-// topic are merged into one MPUB (within MaxBodySize) whose answer completes
-// them all. Transactions abandoned by their context are skipped. On error
-// the batch keeps what was not written, for exit.
+// writeBatch writes the batch with one flush. PUBs to one topic are merged
+// into one MPUB (within MaxBodySize) whose answer completes them all, even
+// when publishes to other topics come between them: each topic's order is
+// kept, and nothing of a topic is moved past a command of that topic that
+// cannot join (see merge). Transactions abandoned by their context are
+// skipped. On error the batch keeps what was not written, for exit.
 func (c *conn) writeBatch() error {
 	c.nops = c.nops[:0]
+	c.linkTopics()
 	for i := 0; i < len(c.batch); {
 		start, t := i, c.batch[i]
 		i++
-		if !t.take() {
-			continue
+		if t == nil || !t.take() {
+			continue // merged into an earlier MPUB, or abandoned
 		}
 		cmd := &t.cmd
 		if err := c.model.check(cmd); err != nil {
@@ -241,14 +244,19 @@ func (c *conn) writeBatch() error {
 		}
 		s := sent{t: t, wire: cmd.bodySize(), shape: shapeOf(cmd)}
 		suspect := c.model.suspect(s.shape)
+		c.pulled = c.pulled[:0]
 		if cmd.kind == cmdPUB && !t.solo && !suspect {
-			var merged command
-			if merged, i = c.merge(&s, i); len(merged.bodies) > 1 {
+			if merged := c.merge(&s, start); len(merged.bodies) > 1 {
 				cmd = &merged
 			}
 		}
 		if err := c.pushWhenRoom(s); err != nil {
 			return c.cutBatch(start, err)
+		}
+		for _, j := range c.pulled {
+			// The reader owns them now: the batch must forget them, or a
+			// cut batch would hand them to exit.
+			c.batch[j] = nil
 		}
 		c.scratch = cmd.writeTo(c.bw, c.scratch)
 		if suspect {
@@ -268,33 +276,69 @@ func (c *conn) writeBatch() error {
 // cutBatch ends a batch that failed with err: the batch keeps only what
 // from index i on was never written, for exit to report. What was written
 // is the reader's now, and may even be finished and reused by its caller,
-// so exit must not see it.
+// so exit must not see it: the members merged from later in the batch were
+// set to nil when their MPUB was pushed.
 func (c *conn) cutBatch(i int, err error) error {
 	c.finishNops(err)
 	c.batch = c.batch[i:]
 	return err
 }
 
-// merge takes the PUBs that follow s's transaction in the batch from index
-// i on, to its topic and within MaxBodySize, and links them behind it,
-// bringing s's body size and largest message up to date. It returns the
-// MPUB that carries them all (one body if nothing followed) and the index of
-// the first transaction not merged.
-func (c *conn) merge(s *sent, i int) (command, int) {
+// linkTopics sets next[i] to the index of the next command in the batch to
+// the topic of batch[i] (-1 if none), so that merge walks one topic's
+// publishes without looking at the others. Runs of one topic need no map
+// lookup: lastOf learns a run's last index only when another topic starts.
+func (c *conn) linkTopics() {
+	if c.lastOf == nil {
+		c.lastOf = make(map[string]int32)
+	}
+	clear(c.lastOf)
+	c.next = c.next[:0]
+	run := int32(-1) // index of the last command of the current run
+	for i, t := range c.batch {
+		c.next = append(c.next, -1)
+		if t.cmd.kind == cmdNOP {
+			continue // no topic
+		}
+		topic := t.cmd.topic
+		if run >= 0 && c.batch[run].cmd.topic == topic {
+			c.next[run], run = int32(i), int32(i)
+			continue
+		}
+		if run >= 0 {
+			c.lastOf[c.batch[run].cmd.topic] = run
+		}
+		if last, ok := c.lastOf[topic]; ok {
+			c.next[last] = int32(i)
+		}
+		run = int32(i)
+	}
+}
+
+// merge takes the PUBs to s's topic that follow s's transaction (at index
+// head of the batch), whatever other topics lie between, and links them
+// behind it, bringing s's body size and largest message up to date. It
+// stops at the first command to that topic that cannot join (not a PUB,
+// sent alone, over MaxBodySize together, or larger than anything nsqd has
+// accepted), so that the topic's order is kept: that one heads a command of
+// its own later in the batch. The indices of the members go to c.pulled, to
+// be set to nil once the MPUB is pushed. It returns the MPUB that carries
+// them all (one body if nothing followed).
+func (c *conn) merge(s *sent, head int) command {
 	t := s.t
 	c.merged = append(c.merged[:0], t.cmd.body)
 	size, last := 8+len(t.cmd.body), t
 	limit := c.model.bodyLimit(c.cfg.MaxBodySize)
 	accepted := int(c.model.accSize.Load())
-	for ; i < len(c.batch); i++ {
-		u := c.batch[i]
-		if u.cmd.kind != cmdPUB || u.solo || u.cmd.topic != t.cmd.topic ||
-			size+4+len(u.cmd.body) > limit || len(u.cmd.body) > accepted {
+	for j := c.next[head]; j >= 0; j = c.next[j] {
+		u := c.batch[j]
+		if u.cmd.kind != cmdPUB || u.solo || size+4+len(u.cmd.body) > limit || len(u.cmd.body) > accepted {
 			break // a body larger than any accepted is a suspect: it goes alone
 		}
 		if u.take() {
 			last.next, last = u, u
 			c.merged = append(c.merged, u.cmd.body)
+			c.pulled = append(c.pulled, j)
 			size += 4 + len(u.cmd.body)
 			s.shape.maxBody = max(s.shape.maxBody, len(u.cmd.body))
 		}
@@ -302,7 +346,7 @@ func (c *conn) merge(s *sent, i int) (command, int) {
 	if len(c.merged) > 1 {
 		s.wire = size
 	}
-	return command{kind: cmdMPUB, topic: t.cmd.topic, bodies: c.merged}, i
+	return command{kind: cmdMPUB, topic: t.cmd.topic, bodies: c.merged}
 }
 
 // pushWhenRoom puts s on the window before its bytes are written. While the
