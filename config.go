@@ -25,6 +25,7 @@ const (
 	DefaultMaxDeferDelay     = time.Hour
 	DefaultStopTimeout       = 5 * time.Second
 	DefaultMaxQueued         = 1024
+	DefaultMaxQueuedBytes    = 16 << 20
 	DefaultMaxInFlight       = 64
 	DefaultMaxInFlightBytes  = 16 << 20
 	DefaultStallTimeout      = 2 * time.Second
@@ -87,12 +88,20 @@ type Config struct {
 	// MaxQueued is how many publishes may wait for the connection's writer
 	// before publishers block. Default 1024.
 	MaxQueued int
+	// MaxQueuedBytes bounds the message bytes of the publishes waiting for
+	// the connection's writer (queued, or in the batch it is writing and
+	// not yet flushed to the socket). Publishers block while it is spent,
+	// as they do while MaxQueued publishes wait: a synchronous publish
+	// until its context ends. A single larger publish goes when nothing
+	// else waits. With MaxInFlightBytes it bounds the memory a fast
+	// publisher can hold up to about their sum. Default 16 MiB.
+	MaxQueuedBytes int
 	// MaxInFlight is how many commands may be written to nsqd and not yet
 	// answered before the writer waits. Default 64.
 	MaxInFlight int
 	// MaxInFlightBytes bounds the message bytes written to nsqd and not yet
-	// answered; with MaxQueued it bounds the memory a fast publisher can
-	// hold up. A single larger command is still sent alone. Default 16 MiB.
+	// answered; with MaxQueuedBytes it bounds the memory a fast publisher
+	// can hold up. A single larger command is still sent alone. Default 16 MiB.
 	MaxInFlightBytes int
 
 	// Logger receives structured events (connects, failures, reconnects,
@@ -162,6 +171,9 @@ func (c *Config) setDefaults() {
 	if c.MaxQueued == 0 {
 		c.MaxQueued = DefaultMaxQueued
 	}
+	if c.MaxQueuedBytes == 0 {
+		c.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = DefaultMaxInFlight
 	}
@@ -210,6 +222,7 @@ func (c *Config) Validate() error {
 		v, min int
 	}{
 		{"max_msg_size", d.MaxMsgSize, 1}, {"max_body_size", d.MaxBodySize, 9}, {"max_queued", d.MaxQueued, 1},
+		{"max_queued_bytes", d.MaxQueuedBytes, 1},
 		{"max_in_flight_bytes", d.MaxInFlightBytes, 1}, {"max_in_flight_commands", d.MaxInFlight, 1},
 	} {
 		if f.v < f.min {

@@ -68,6 +68,7 @@ var fields = map[string]func(c *Config) any{
 	"max_msg_size":           func(c *Config) any { return &c.MaxMsgSize },
 	"max_body_size":          func(c *Config) any { return &c.MaxBodySize },
 	"max_queued":             func(c *Config) any { return &c.MaxQueued },
+	"max_queued_bytes":       func(c *Config) any { return &c.MaxQueuedBytes },
 	"max_in_flight_commands": func(c *Config) any { return &c.MaxInFlight },
 	"max_in_flight_bytes":    func(c *Config) any { return &c.MaxInFlightBytes },
 	"at_least_once":          func(c *Config) any { return &c.AtLeastOnce },

@@ -204,14 +204,20 @@ func (c *conn) finishStop() error {
 	return nil
 }
 
-// flush pushes buffered commands to the socket.
+// flush pushes buffered commands to the socket, and gives the bytes of the
+// publishes written so far back to the byte budget: from here the window
+// bounds them.
 func (c *conn) flush() error {
 	if err := c.bw.Flush(); err != nil {
 		return err
 	}
 	if c.flushRaw != nil {
-		return c.flushRaw()
+		if err := c.flushRaw(); err != nil {
+			return err
+		}
 	}
+	c.budget.give(c.flushed)
+	c.flushed = 0
 	return nil
 }
 
@@ -227,13 +233,18 @@ func (c *conn) writeBatch() error {
 	for i := 0; i < len(c.batch); {
 		start, t := i, c.batch[i]
 		i++
-		if t == nil || !t.take() {
-			continue // merged into an earlier MPUB, or abandoned
+		if t == nil {
+			continue // merged into an earlier MPUB
 		}
-		cmd := &t.cmd
+		if !t.take() {
+			c.flushed += t.queued // abandoned: its caller no longer touches it
+			continue
+		}
+		cmd, queued := &t.cmd, t.queued
 		if err := c.model.check(cmd); err != nil {
 			// Over a limit nsqd stated after it was queued: refused here,
 			// so that it costs no connection.
+			c.flushed += queued
 			t.finish(err)
 			continue
 		}
@@ -244,7 +255,7 @@ func (c *conn) writeBatch() error {
 		}
 		s := sent{t: t, wire: cmd.bodySize(), shape: shapeOf(cmd)}
 		suspect := c.model.suspect(s.shape)
-		c.pulled = c.pulled[:0]
+		c.pulled, c.pulledBytes = c.pulled[:0], 0
 		if cmd.kind == cmdPUB && !t.solo && !suspect {
 			if merged := c.merge(&s, start); len(merged.bodies) > 1 {
 				cmd = &merged
@@ -253,6 +264,7 @@ func (c *conn) writeBatch() error {
 		if err := c.pushWhenRoom(s); err != nil {
 			return c.cutBatch(start, err)
 		}
+		c.flushed += queued + c.pulledBytes
 		for _, j := range c.pulled {
 			// The reader owns them now: the batch must forget them, or a
 			// cut batch would hand them to exit.
@@ -322,7 +334,8 @@ func (c *conn) linkTopics() {
 // sent alone, over MaxBodySize together, or larger than anything nsqd has
 // accepted), so that the topic's order is kept: that one heads a command of
 // its own later in the batch. The indices of the members go to c.pulled, to
-// be set to nil once the MPUB is pushed. It returns the MPUB that carries
+// be set to nil once the MPUB is pushed, and their budget bytes to
+// c.pulledBytes. It returns the MPUB that carries
 // them all (one body if nothing followed).
 func (c *conn) merge(s *sent, head int) command {
 	t := s.t
@@ -339,6 +352,7 @@ func (c *conn) merge(s *sent, head int) command {
 			last.next, last = u, u
 			c.merged = append(c.merged, u.cmd.body)
 			c.pulled = append(c.pulled, j)
+			c.pulledBytes += u.queued
 			size += 4 + len(u.cmd.body)
 			s.shape.maxBody = max(s.shape.maxBody, len(u.cmd.body))
 		}
