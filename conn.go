@@ -179,11 +179,8 @@ func (c *conn) send(ctx context.Context, t *tx) error {
 	if c.sendClosed {
 		return errConnClosed
 	}
-	t.queued = 0
-	if t.cmd.kind != cmdNOP {
-		t.queued = int64(t.cmd.bodySize())
-	}
-	if err := c.budget.take(ctx, t.queued, c.dying); err != nil {
+	n := int64(t.cmd.bodySize()) // 0 for a NOP; the writer gives the same back
+	if err := c.budget.take(ctx, n, c.dying); err != nil {
 		return err
 	}
 	select {
@@ -197,7 +194,7 @@ func (c *conn) send(ctx context.Context, t *tx) error {
 	case <-c.dying:
 		return errConnClosed
 	case <-ctx.Done():
-		c.budget.give(t.queued)
+		c.budget.give(n)
 		return ctx.Err()
 	}
 }

@@ -59,10 +59,6 @@ type tx struct {
 	// Set by the writer before the push, read by the reader after it.
 	next *tx // the next member of the MPUB this one heads or belongs to
 
-	// Set by conn.send, read by the writer before the push: the bytes it
-	// took from the connection's byteBudget.
-	queued int64
-
 	// Resend bookkeeping, read and written by whoever owns the tx.
 	solo        bool  // never merge: its merged MPUB was refused for its body
 	maybeQueued bool  // written once with no answer: nsqd may hold it

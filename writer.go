@@ -237,10 +237,11 @@ func (c *conn) writeBatch() error {
 			continue // merged into an earlier MPUB
 		}
 		if !t.take() {
-			c.flushed += t.queued // abandoned: its caller no longer touches it
+			c.flushed += int64(t.cmd.bodySize()) // abandoned: its caller no longer touches it
 			continue
 		}
-		cmd, queued := &t.cmd, t.queued
+		cmd := &t.cmd
+		queued := int64(cmd.bodySize())
 		if err := c.model.check(cmd); err != nil {
 			// Over a limit nsqd stated after it was queued: refused here,
 			// so that it costs no connection.
@@ -352,7 +353,7 @@ func (c *conn) merge(s *sent, head int) command {
 			last.next, last = u, u
 			c.merged = append(c.merged, u.cmd.body)
 			c.pulled = append(c.pulled, j)
-			c.pulledBytes += u.queued
+			c.pulledBytes += int64(len(u.cmd.body))
 			size += 4 + len(u.cmd.body)
 			s.shape.maxBody = max(s.shape.maxBody, len(u.cmd.body))
 		}
