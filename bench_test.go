@@ -11,6 +11,7 @@ package nsqpub
 
 import (
 	"bytes"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -114,33 +115,51 @@ func BenchmarkPublishParallel(b *testing.B) {
 // another drains the done channel and checks every result.
 func BenchmarkPublishAsync(b *testing.B) {
 	benchPublish(b, 1, func(b *testing.B, p *Producer, body []byte) {
-		done := make(chan *ProducerTransaction, 1024)
-		var failed atomic.Int64
-		var firstErr atomic.Pointer[error]
-		drained := make(chan struct{})
-		go func() {
-			defer close(drained)
-			for range b.N {
-				if t := <-done; t.Error != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, &t.Error)
-				}
-			}
-		}()
-		for i := range b.N {
-			if err := p.PublishAsync("bench", body, done); err != nil {
-				// Results will not come for the publishes never queued.
-				for range b.N - i {
-					done <- &ProducerTransaction{Error: err}
-				}
-				break
-			}
-		}
-		<-drained
-		if n := failed.Load(); n > 0 {
-			b.Fatalf("%d of %d publishes failed, first: %v", n, b.N, *firstErr.Load())
-		}
+		publishAsync(b, p, body, []string{"bench"})
 	})
+}
+
+// BenchmarkPublishAsync16Topics is BenchmarkPublishAsync publishing to 16
+// topics in turn, which the writer groups by topic.
+func BenchmarkPublishAsync16Topics(b *testing.B) {
+	topics := make([]string, 16)
+	for i := range topics {
+		topics[i] = fmt.Sprintf("bench%02d", i)
+	}
+	benchPublish(b, 1, func(b *testing.B, p *Producer, body []byte) {
+		publishAsync(b, p, body, topics)
+	})
+}
+
+// publishAsync publishes b.N bodies with PublishAsync to topics in turn
+// while another goroutine drains the done channel and checks every result.
+func publishAsync(b *testing.B, p *Producer, body []byte, topics []string) {
+	done := make(chan *ProducerTransaction, 1024)
+	var failed atomic.Int64
+	var firstErr atomic.Pointer[error]
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for range b.N {
+			if t := <-done; t.Error != nil {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, &t.Error)
+			}
+		}
+	}()
+	for i := range b.N {
+		if err := p.PublishAsync(topics[i%len(topics)], body, done); err != nil {
+			// Results will not come for the publishes never queued.
+			for range b.N - i {
+				done <- &ProducerTransaction{Error: err}
+			}
+			break
+		}
+	}
+	<-drained
+	if n := failed.Load(); n > 0 {
+		b.Fatalf("%d of %d publishes failed, first: %v", n, b.N, *firstErr.Load())
+	}
 }
 
 // BenchmarkMultiPublish100 measures MultiPublish of 100 messages from one

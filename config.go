@@ -29,6 +29,7 @@ const (
 	DefaultMaxDeferDelay       = time.Hour
 	DefaultStopTimeout         = 5 * time.Second
 	DefaultMaxQueued           = 1024
+	DefaultMaxQueuedBytes      = 16 << 20
 	DefaultMaxInFlightCommands = 64
 	DefaultMaxInFlightBytes    = 16 << 20
 	DefaultStallTimeout        = 2 * time.Second
@@ -164,11 +165,19 @@ type Config struct {
 	// MaxQueued is how many publishes may wait for the connection's writer
 	// before publishers block. Zero means 1024.
 	MaxQueued int
+	// MaxQueuedBytes bounds the message bytes of the publishes waiting for
+	// the connection's writer (queued, or in the batch it is writing and
+	// not yet flushed to the socket). Publishers block while it is spent,
+	// as they do while MaxQueued publishes wait: a synchronous publish
+	// until its context ends. A single larger publish goes when nothing
+	// else waits. With MaxInFlightBytes it bounds the memory a fast
+	// publisher can hold up to about their sum. Zero means 16 MiB.
+	MaxQueuedBytes int
 	// MaxInFlightCommands is how many commands may be written to nsqd and
 	// not yet answered before the writer waits. Zero means 64.
 	MaxInFlightCommands int
 	// MaxInFlightBytes bounds the message bytes written to nsqd and not yet
-	// answered; with MaxQueued it bounds the memory a fast publisher can
+	// answered; with MaxQueuedBytes it bounds the memory a fast publisher can
 	// hold up. A single larger command is still sent alone. Zero means 16 MiB.
 	MaxInFlightBytes int
 
@@ -247,6 +256,7 @@ func (c *Config) setDefaults() {
 	}{
 		{&c.DeflateLevel, DefaultDeflateLevel}, {&c.MaxMsgSize, DefaultMaxMsgSize},
 		{&c.MaxBodySize, DefaultMaxBodySize}, {&c.MaxQueued, DefaultMaxQueued},
+		{&c.MaxQueuedBytes, DefaultMaxQueuedBytes},
 		{&c.MaxInFlightCommands, DefaultMaxInFlightCommands}, {&c.MaxInFlightBytes, DefaultMaxInFlightBytes},
 	} {
 		if *d.f == 0 {
@@ -303,6 +313,7 @@ func (c *Config) Validate() error {
 		v, min int
 	}{
 		{"max_msg_size", d.MaxMsgSize, 1}, {"max_body_size", d.MaxBodySize, 9}, {"max_queued", d.MaxQueued, 1},
+		{"max_queued_bytes", d.MaxQueuedBytes, 1},
 		{"max_in_flight_bytes", d.MaxInFlightBytes, 1}, {"max_in_flight_commands", d.MaxInFlightCommands, 1},
 	} {
 		if f.v < f.min {

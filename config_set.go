@@ -111,6 +111,7 @@ var options = map[string]configOption{
 	"max_req_timeout":        {field: func(c *Config) any { return &c.MaxDeferDelay }},
 	"stop_timeout":           {field: func(c *Config) any { return &c.StopTimeout }},
 	"max_queued":             {field: func(c *Config) any { return &c.MaxQueued }},
+	"max_queued_bytes":       {field: func(c *Config) any { return &c.MaxQueuedBytes }},
 	"max_in_flight_commands": {field: func(c *Config) any { return &c.MaxInFlightCommands }},
 	"max_in_flight_bytes":    {field: func(c *Config) any { return &c.MaxInFlightBytes }},
 	"pool_strategy":          {field: func(c *Config) any { return &c.PoolStrategy }},

@@ -468,7 +468,8 @@ func TestNewConfig(t *testing.T) {
 		DeflateLevel: 6, OutputBufferSize: 16384, OutputBufferTimeout: 250 * time.Millisecond, MaxInFlight: 1,
 		LookupdAuthorization: true,
 		MaxMsgSize:           1048576, MaxBodySize: 5242880, MaxDeferDelay: time.Hour, StopTimeout: 5 * time.Second,
-		MaxQueued: 1024, MaxInFlightCommands: 64, MaxInFlightBytes: 16 << 20, StallTimeout: 2 * time.Second,
+		MaxQueued: 1024, MaxQueuedBytes: 16 << 20, MaxInFlightCommands: 64, MaxInFlightBytes: 16 << 20,
+		StallTimeout: 2 * time.Second,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("NewConfig\n%+v\nwant\n%+v", *c, want)

@@ -28,7 +28,8 @@ import (
 //     from any goroutine; only the reader sets its read deadline, and only
 //     the writer (through link's deadlineWriter) its write deadline.
 //   - link.r, buf, refused: the reader's.
-//   - link.bw, batch, nops, merged, scratch: the writer's, until it closes
+//   - link.bw, batch, flushed, nops, merged, pulled, pulledBytes, next,
+//     lastOf, scratch: the writer's, until it closes
 //     writerDone; then batch is the reader's, which reports what is left in
 //     it (the close is the hand-off). When the writer stops on an error,
 //     batch holds only what it never wrote (cutBatch).
@@ -37,6 +38,9 @@ import (
 //     Because closeSend takes sendMu for writing, no send is in progress or
 //     can start once the connection closes, so the final drain misses none.
 //   - sendClosed: guarded by sendMu.
+//   - budget: the bytes on txCh and in batch not yet flushed; guards
+//     itself (publishers take before they send, the writer gives back in
+//     flush), see byteBudget. flushed: the writer's.
 //   - win: the commands written and not yet answered; guarded by its own
 //     mutex (the writer pushes, the reader pops), see window.
 //   - nopCh: the reader's heartbeat signal to the writer (one slot, never
@@ -56,9 +60,10 @@ type conn struct {
 	connParams
 	*link
 
-	txCh  chan *tx      // queued by publishers, drained by the writer
-	nopCh chan struct{} // the reader asks the writer to answer a heartbeat
-	win   window        // written, waiting for nsqd's answer
+	txCh   chan *tx      // queued by publishers, drained by the writer
+	budget *byteBudget   // bytes queued and not yet flushed; guards itself
+	nopCh  chan struct{} // the reader asks the writer to answer a heartbeat
+	win    window        // written, waiting for nsqd's answer
 
 	sendMu     sync.RWMutex
 	sendClosed bool // no more sends; guarded by sendMu
@@ -71,10 +76,15 @@ type conn struct {
 	writerDone chan struct{} // closed by the writer as it exits
 
 	// The writer's.
-	batch   []*tx    // transactions taken from txCh, being written
-	nops    []*tx    // NOPs (Ping) to complete after the flush
-	merged  [][]byte // bodies of the MPUB being merged
-	scratch []byte   // command headers
+	batch       []*tx            // transactions taken from txCh, being written
+	flushed     int64            // budget bytes of the batch written since the last flush
+	nops        []*tx            // NOPs (Ping) to complete after the flush
+	merged      [][]byte         // bodies of the MPUB being merged
+	pulled      []int32          // batch indices of the members of the MPUB being merged
+	pulledBytes int64            // their budget bytes
+	next        []int32          // next[i]: the index of the next command to batch[i]'s topic, or -1
+	lastOf      map[string]int32 // linkTopics' last index of each topic seen
+	scratch     []byte           // command headers
 
 	// The reader's.
 	buf     []byte // frame buffer
@@ -149,6 +159,7 @@ func newConn(l *link, pp connParams) *conn {
 	return &conn{
 		connParams: pp, link: l,
 		txCh:       make(chan *tx, cfg.MaxQueued),
+		budget:     newByteBudget(cfg.MaxQueuedBytes),
 		nopCh:      make(chan struct{}, 1),
 		win:        newWindow(cfg.MaxInFlightCommands, cfg.MaxInFlightBytes),
 		dying:      make(chan struct{}),
@@ -158,14 +169,19 @@ func newConn(l *link, pp connParams) *conn {
 	}
 }
 
-// send queues t for the writer. It returns errConnClosed if the connection
-// no longer takes transactions, or ctx.Err() if ctx ends while the queue is
-// full; in both cases t was not queued.
+// send queues t for the writer, once its bytes fit the connection's byte
+// budget and there is room on txCh. It returns errConnClosed if the
+// connection no longer takes transactions, or ctx.Err() if ctx ends while
+// the queue is full; in both cases t was not queued and took no bytes.
 func (c *conn) send(ctx context.Context, t *tx) error {
 	c.sendMu.RLock()
 	defer c.sendMu.RUnlock()
 	if c.sendClosed {
 		return errConnClosed
+	}
+	n := int64(t.cmd.bodySize()) // 0 for a NOP; the writer gives the same back
+	if err := c.budget.take(ctx, n, c.dying); err != nil {
+		return err
 	}
 	select {
 	case c.txCh <- t:
@@ -178,6 +194,7 @@ func (c *conn) send(ctx context.Context, t *tx) error {
 	case <-c.dying:
 		return errConnClosed
 	case <-ctx.Done():
+		c.budget.give(n)
 		return ctx.Err()
 	}
 }
@@ -319,7 +336,9 @@ func (c *conn) exit() {
 		}
 	}
 	for _, t := range c.batch {
-		unwritten(t)
+		if t != nil { // nil: written, merged into an earlier MPUB
+			unwritten(t)
+		}
 	}
 	c.batch = c.batch[:0]
 	for empty := false; !empty; {

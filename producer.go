@@ -197,10 +197,11 @@ func (p *Producer) progress() (c *conn, pops uint64, inFlight int) {
 	return c, pops, inFlight
 }
 
-// queueFull reports whether the live connection's queue is full.
+// queueFull reports whether the live connection's queue is full, by count
+// (MaxQueued) or by bytes (MaxQueuedBytes).
 func (p *Producer) queueFull() bool {
 	c := p.live.Load()
-	return c != nil && len(c.txCh) == cap(c.txCh)
+	return c != nil && (len(c.txCh) == cap(c.txCh) || c.budget.spent())
 }
 
 // dropConn fails the live connection with err, if there is one.

@@ -65,8 +65,8 @@ func (p *publishing) DeferredPublishContext(ctx context.Context, topic string, d
 // doneChan drops it. Results for one doneChan arrive in the order they
 // complete; while doneChan is full they wait for it, delaying nobody else's,
 // and those still waiting when Stop's StopTimeout has passed are dropped.
-// It blocks while MaxQueued publishes wait to be written, or while MaxQueued
-// results wait for doneChan. It returns validation errors, connection
+// It blocks while MaxQueued publishes or MaxQueuedBytes of message bytes
+// wait to be written, or while MaxQueued results wait for doneChan. It returns validation errors, connection
 // errors and ErrStopped directly, and then nothing is sent on doneChan. body
 // must not be modified until the result arrives.
 func (p *publishing) PublishAsync(topic string, body []byte, doneChan chan *ProducerTransaction, args ...interface{}) error {

@@ -3,116 +3,8 @@ package nsqpub
 import (
 	"fmt"
 	"runtime"
-	"sync"
 	"time"
 )
-
-// window is what a connection has written and nsqd not yet answered, oldest
-// first, bounded by MaxInFlightCommands and MaxInFlightBytes (body bytes).
-// The writer pushes a command before its bytes go out and the reader pops it
-// on the answer, both under mu; room wakes a writer waiting for either.
-type window struct {
-	mu       sync.Mutex
-	ring     []sent // guarded by mu: ring[head], ring[head+1], ... (mod len)
-	head, n  int    // guarded by mu
-	bytes    int    // guarded by mu: body bytes of what is in the ring
-	pops     uint64 // guarded by mu: answers taken so far, for a pool's stall watch
-	maxBytes int
-	writeErr error         // guarded by mu: the writer's write error, if any
-	room     chan struct{} // one slot: something was popped
-}
-
-// sent is a command in flight: the transaction that heads it (with any
-// merged behind it), its body size on the wire, and its shape, for the
-// model to learn from nsqd's answer.
-type sent struct {
-	t     *tx
-	wire  int
-	shape shape
-}
-
-func newWindow(maxCmds, maxBytes int) window {
-	return window{ring: make([]sent, maxCmds), maxBytes: maxBytes, room: make(chan struct{}, 1)}
-}
-
-// push adds s unless the window is full: MaxInFlightCommands, or s would
-// take the body bytes past the limit while others are in flight.
-func (w *window) push(s sent) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.n == len(w.ring) || (w.n > 0 && w.bytes+s.wire > w.maxBytes) {
-		return false
-	}
-	w.ring[(w.head+w.n)%len(w.ring)] = s
-	w.n++
-	w.bytes += s.wire
-	return true
-}
-
-// pop removes the oldest command. The caller wakes the writer (wake) once
-// it has learned from the answer.
-func (w *window) pop() (sent, bool) {
-	w.mu.Lock()
-	if w.n == 0 {
-		w.mu.Unlock()
-		return sent{}, false
-	}
-	s := w.ring[w.head]
-	w.ring[w.head] = sent{}
-	w.head = (w.head + 1) % len(w.ring)
-	w.n--
-	w.bytes -= s.wire
-	w.pops++
-	w.mu.Unlock()
-	return s, true
-}
-
-// wake tells a writer waiting for room or for an answer that something was
-// popped.
-func (w *window) wake() {
-	select {
-	case w.room <- struct{}{}:
-	default:
-	}
-}
-
-// progress returns how many answers were taken so far and how many
-// commands are in flight.
-func (w *window) progress() (pops uint64, inFlight int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.pops, w.n
-}
-
-// empty reports whether nothing is in flight.
-func (w *window) empty() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.n == 0
-}
-
-// takeAll removes and returns everything in flight, oldest first.
-func (w *window) takeAll() []sent {
-	var all []sent
-	for s, ok := w.pop(); ok; s, ok = w.pop() {
-		all = append(all, s)
-	}
-	return all
-}
-
-// failWrite records the writer's write error for the reader's final error.
-func (w *window) failWrite(err error) {
-	w.mu.Lock()
-	w.writeErr = err
-	w.mu.Unlock()
-}
-
-// writeError returns the writer's write error, if any.
-func (w *window) writeError() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.writeErr
-}
 
 // writeLoop is the writer goroutine. It exits when the connection dies,
 // after a graceful stop, or at most WriteTimeout after a write error.
@@ -204,33 +96,48 @@ func (c *conn) finishStop() error {
 	return nil
 }
 
-// flush pushes buffered commands to the socket.
+// flush pushes buffered commands to the socket, and gives the bytes of the
+// publishes written so far back to the byte budget: from here the window
+// bounds them.
 func (c *conn) flush() error {
 	if err := c.bw.Flush(); err != nil {
 		return err
 	}
 	if c.flushRaw != nil {
-		return c.flushRaw()
+		if err := c.flushRaw(); err != nil {
+			return err
+		}
 	}
+	c.budget.give(c.flushed)
+	c.flushed = 0
 	return nil
 }
 
-// writeBatch writes the batch with one flush. Consecutive PUBs to the same
-// topic are merged into one MPUB (within MaxBodySize) whose answer completes
-// them all. Transactions abandoned by their context are skipped. On error
-// the batch keeps what was not written, for exit.
+// writeBatch writes the batch with one flush. PUBs to one topic are merged
+// into one MPUB (within MaxBodySize) whose answer completes them all, even
+// when publishes to other topics come between them: each topic's order is
+// kept, and nothing of a topic is moved past a command of that topic that
+// cannot join (see merge). Transactions abandoned by their context are
+// skipped. On error the batch keeps what was not written, for exit.
 func (c *conn) writeBatch() error {
 	c.nops = c.nops[:0]
+	c.linkTopics()
 	for i := 0; i < len(c.batch); {
 		start, t := i, c.batch[i]
 		i++
+		if t == nil {
+			continue // merged into an earlier MPUB
+		}
 		if !t.take() {
+			c.flushed += int64(t.cmd.bodySize()) // abandoned: its caller no longer touches it
 			continue
 		}
 		cmd := &t.cmd
+		queued := int64(cmd.bodySize())
 		if err := c.model.check(cmd); err != nil {
 			// Over a limit nsqd stated after it was queued: refused here,
 			// so that it costs no connection.
+			c.flushed += queued
 			t.finish(err)
 			continue
 		}
@@ -241,14 +148,20 @@ func (c *conn) writeBatch() error {
 		}
 		s := sent{t: t, wire: cmd.bodySize(), shape: shapeOf(cmd)}
 		suspect := c.model.suspect(s.shape)
+		c.pulled, c.pulledBytes = c.pulled[:0], 0
 		if cmd.kind == cmdPUB && !t.solo && !suspect {
-			var merged command
-			if merged, i = c.merge(&s, i); len(merged.bodies) > 1 {
+			if merged := c.merge(&s, start); len(merged.bodies) > 1 {
 				cmd = &merged
 			}
 		}
 		if err := c.pushWhenRoom(s); err != nil {
 			return c.cutBatch(start, err)
+		}
+		c.flushed += queued + c.pulledBytes
+		for _, j := range c.pulled {
+			// The reader owns them now: the batch must forget them, or a
+			// cut batch would hand them to exit.
+			c.batch[j] = nil
 		}
 		c.scratch = cmd.writeTo(c.bw, c.scratch)
 		if suspect {
@@ -268,33 +181,71 @@ func (c *conn) writeBatch() error {
 // cutBatch ends a batch that failed with err: the batch keeps only what
 // from index i on was never written, for exit to report. What was written
 // is the reader's now, and may even be finished and reused by its caller,
-// so exit must not see it.
+// so exit must not see it: the members merged from later in the batch were
+// set to nil when their MPUB was pushed.
 func (c *conn) cutBatch(i int, err error) error {
 	c.finishNops(err)
 	c.batch = c.batch[i:]
 	return err
 }
 
-// merge takes the PUBs that follow s's transaction in the batch from index
-// i on, to its topic and within MaxBodySize, and links them behind it,
-// bringing s's body size and largest message up to date. It returns the
-// MPUB that carries them all (one body if nothing followed) and the index of
-// the first transaction not merged.
-func (c *conn) merge(s *sent, i int) (command, int) {
+// linkTopics sets next[i] to the index of the next command in the batch to
+// the topic of batch[i] (-1 if none), so that merge walks one topic's
+// publishes without looking at the others. Runs of one topic need no map
+// lookup: lastOf learns a run's last index only when another topic starts.
+func (c *conn) linkTopics() {
+	if c.lastOf == nil {
+		c.lastOf = make(map[string]int32)
+	}
+	clear(c.lastOf)
+	c.next = c.next[:0]
+	run := int32(-1) // index of the last command of the current run
+	for i, t := range c.batch {
+		c.next = append(c.next, -1)
+		if t.cmd.kind == cmdNOP {
+			continue // no topic
+		}
+		topic := t.cmd.topic
+		if run >= 0 && c.batch[run].cmd.topic == topic {
+			c.next[run], run = int32(i), int32(i)
+			continue
+		}
+		if run >= 0 {
+			c.lastOf[c.batch[run].cmd.topic] = run
+		}
+		if last, ok := c.lastOf[topic]; ok {
+			c.next[last] = int32(i)
+		}
+		run = int32(i)
+	}
+}
+
+// merge takes the PUBs to s's topic that follow s's transaction (at index
+// head of the batch), whatever other topics lie between, and links them
+// behind it, bringing s's body size and largest message up to date. It
+// stops at the first command to that topic that cannot join (not a PUB,
+// sent alone, over MaxBodySize together, or larger than anything nsqd has
+// accepted), so that the topic's order is kept: that one heads a command of
+// its own later in the batch. The indices of the members go to c.pulled, to
+// be set to nil once the MPUB is pushed, and their budget bytes to
+// c.pulledBytes. It returns the MPUB that carries
+// them all (one body if nothing followed).
+func (c *conn) merge(s *sent, head int) command {
 	t := s.t
 	c.merged = append(c.merged[:0], t.cmd.body)
 	size, last := 8+len(t.cmd.body), t
 	limit := c.model.bodyLimit(c.cfg.MaxBodySize)
 	accepted := int(c.model.accSize.Load())
-	for ; i < len(c.batch); i++ {
-		u := c.batch[i]
-		if u.cmd.kind != cmdPUB || u.solo || u.cmd.topic != t.cmd.topic ||
-			size+4+len(u.cmd.body) > limit || len(u.cmd.body) > accepted {
+	for j := c.next[head]; j >= 0; j = c.next[j] {
+		u := c.batch[j]
+		if u.cmd.kind != cmdPUB || u.solo || size+4+len(u.cmd.body) > limit || len(u.cmd.body) > accepted {
 			break // a body larger than any accepted is a suspect: it goes alone
 		}
 		if u.take() {
 			last.next, last = u, u
 			c.merged = append(c.merged, u.cmd.body)
+			c.pulled = append(c.pulled, j)
+			c.pulledBytes += int64(len(u.cmd.body))
 			size += 4 + len(u.cmd.body)
 			s.shape.maxBody = max(s.shape.maxBody, len(u.cmd.body))
 		}
@@ -302,7 +253,7 @@ func (c *conn) merge(s *sent, i int) (command, int) {
 	if len(c.merged) > 1 {
 		s.wire = size
 	}
-	return command{kind: cmdMPUB, topic: t.cmd.topic, bodies: c.merged}, i
+	return command{kind: cmdMPUB, topic: t.cmd.topic, bodies: c.merged}
 }
 
 // pushWhenRoom puts s on the window before its bytes are written. While the

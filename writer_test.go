@@ -3,7 +3,9 @@ package nsqpub
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"testing"
 	"time"
 )
@@ -44,6 +46,119 @@ func TestWriteBatchMerges(t *testing.T) {
 	}
 	if n := len(c.win.takeAll()); n != 4 {
 		t.Fatalf("%d commands in flight, want 4", n)
+	}
+}
+
+// TestWriteBatchGroupsByTopic pins per-topic batching: the PUBs of each
+// topic in a batch go as one MPUB where its first PUB stood, whatever other
+// topics lie between, and each topic keeps its order: a command to the
+// topic that cannot join (a DPUB, a publish sent alone, one past
+// MaxBodySize) is not overtaken, and what follows it goes behind it.
+func TestWriteBatchGroupsByTopic(t *testing.T) {
+	type pub struct {
+		topic, body string
+		dpub, solo  bool
+	}
+	mpub := func(topic string, bodies ...string) string {
+		size, msgs := 4, ""
+		for _, b := range bodies {
+			size += 4 + len(b)
+			msgs += be32(len(b)) + b
+		}
+		return "MPUB " + topic + "\n" + be32(size) + be32(len(bodies)) + msgs
+	}
+	tests := []struct {
+		name        string
+		maxBodySize int
+		batch       []pub
+		want        string
+		inFlight    int
+	}{
+		{"interleaved", 0,
+			[]pub{{topic: "a", body: "a1"}, {topic: "b", body: "b1"}, {topic: "c", body: "c1"}, {topic: "a", body: "a2"},
+				{topic: "b", body: "b2"}, {topic: "a", body: "a3"}},
+			mpub("a", "a1", "a2", "a3") + mpub("b", "b1", "b2") + pubBytes("c", "c1"), 3},
+		{"runs and singles", 0,
+			[]pub{{topic: "a", body: "a1"}, {topic: "a", body: "a2"}, {topic: "b", body: "b1"}, {topic: "a", body: "a3"},
+				{topic: "c", body: "c1"}},
+			mpub("a", "a1", "a2", "a3") + pubBytes("b", "b1") + pubBytes("c", "c1"), 3},
+		{"a DPUB is not overtaken", 0,
+			[]pub{{topic: "a", body: "a1"}, {topic: "b", body: "b1"}, {topic: "a", body: "d", dpub: true},
+				{topic: "a", body: "a2"}, {topic: "b", body: "b2"}, {topic: "a", body: "a3"}},
+			pubBytes("a", "a1") + mpub("b", "b1", "b2") + "DPUB a 1000\n" + be32(1) + "d" + mpub("a", "a2", "a3"), 4},
+		{"a solo publish is not overtaken", 0,
+			[]pub{{topic: "a", body: "a1"}, {topic: "b", body: "b1"}, {topic: "a", body: "s", solo: true},
+				{topic: "b", body: "b2"}, {topic: "a", body: "a2"}},
+			pubBytes("a", "a1") + mpub("b", "b1", "b2") + pubBytes("a", "s") + pubBytes("a", "a2"), 4},
+		{"split at MaxBodySize", 4 + 2*(4+2),
+			[]pub{{topic: "a", body: "a1"}, {topic: "b", body: "b1"}, {topic: "a", body: "a2"}, {topic: "b", body: "b2"},
+				{topic: "a", body: "a3"}, {topic: "a", body: "a4"}, {topic: "b", body: "b3"}},
+			mpub("a", "a1", "a2") + mpub("b", "b1", "b2") + mpub("a", "a3", "a4") + pubBytes("b", "b3"), 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := NewConfig()
+			if tt.maxBodySize > 0 {
+				cfg.MaxBodySize = tt.maxBodySize
+			}
+			var out bytes.Buffer
+			c := newTestConn(t, cfg, &out)
+			wait := make(chan *tx, len(tt.batch))
+			for _, p := range tt.batch {
+				u := pubTx(p.topic, p.body, wait)
+				if p.dpub {
+					u.cmd.kind, u.cmd.delay = cmdDPUB, time.Second
+				}
+				u.solo = p.solo
+				c.batch = append(c.batch, u)
+			}
+			if err := c.writeBatch(); err != nil {
+				t.Fatal(err)
+			}
+			if got := out.String(); got != tt.want {
+				t.Fatalf("wrote\n%q\nwant\n%q", got, tt.want)
+			}
+			for range tt.inFlight {
+				if err := c.handle(frameTypeResponse, frameOK); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(wait) != len(tt.batch) || !c.win.empty() {
+				t.Fatalf("%d OKs completed %d of %d publishes, %d commands left in flight",
+					tt.inFlight, len(wait), len(tt.batch), c.win.n)
+			}
+		})
+	}
+}
+
+// TestRefusedGroupMapsToItsMembers: nsqd refuses an MPUB grouped from PUBs
+// that other topics' publishes stood between. Exit reports exactly its
+// members refused (and merged), and the command written after it, grouped
+// from publishes that stood between them, unexecuted.
+func TestRefusedGroupMapsToItsMembers(t *testing.T) {
+	var out bytes.Buffer
+	c := newTestConn(t, NewConfig(), &out)
+	var left []leftover
+	c.onExit = func(_ *conn, _ error, l []leftover) { left = l }
+	for _, p := range [][2]string{{"a", "a1"}, {"b", "b1"}, {"a", "poison"}, {"b", "b2"}, {"a", "a2"}} {
+		c.batch = append(c.batch, pubTx(p[0], p[1], nil))
+	}
+	if err := c.writeBatch(); err != nil {
+		t.Fatal(err)
+	}
+	c.fail(c.handle(frameTypeError, []byte("E_BAD_MESSAGE MPUB message too big 6 > 5")))
+	close(c.writerDone)
+	c.exit()
+	var got []string
+	for _, l := range left {
+		got = append(got, fmt.Sprintf("%s:%d:%v", l.t.cmd.body, l.kind, l.merged))
+	}
+	want := []string{
+		fmt.Sprintf("a1:%d:true", leftRefused), fmt.Sprintf("poison:%d:true", leftRefused), fmt.Sprintf("a2:%d:true", leftRefused),
+		fmt.Sprintf("b1:%d:false", leftUnexecuted), fmt.Sprintf("b2:%d:false", leftUnexecuted),
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("left %v, want %v", got, want)
 	}
 }
 
@@ -90,8 +205,9 @@ func TestWriteBatchSplitsAtMaxBodySize(t *testing.T) {
 
 // TestWindowFullConnectionLost: when the window is full and the connection
 // dies while the writer waits for room, the transaction it was about to
-// write and every later one of its batch were never written: exit reports
-// them all unwritten (taken, unlinked), and the one in flight unanswered.
+// write (an MPUB grouped from the first and third publishes of the batch)
+// and every later one of its batch were never written: exit reports them
+// all unwritten (taken, unlinked), and the one in flight unanswered.
 func TestWindowFullConnectionLost(t *testing.T) {
 	cfg := NewConfig()
 	cfg.MaxInFlightCommands = 1
@@ -101,7 +217,7 @@ func TestWindowFullConnectionLost(t *testing.T) {
 	inFlight := pubTx("a", "0", nil)
 	inFlight.take()
 	c.win.push(sent{t: inFlight, wire: 1}) // the window of one is full
-	for i, topic := range []string{"b", "c", "c", "d"} {
+	for i, topic := range []string{"b", "c", "b", "c"} {
 		c.batch = append(c.batch, pubTx(topic, string(rune('1'+i)), nil))
 	}
 	c.fail(errors.New("reading from nsqd: EOF"))
@@ -209,7 +325,7 @@ func TestFailedBatchReportsOnlyUnwritten(t *testing.T) {
 		before, after string // written before the first answer, and after it
 	}{
 		{"window of one", 1, [3]string{"a", "b", "c"}, pubBytes("a", "1"), pubBytes("b", "2")},
-		{"suspect", 64, [3]string{"a", "new", "a"}, pubBytes("a", "1") + pubBytes("new", "2"), ""},
+		{"suspect", 64, [3]string{"a", "new", "b"}, pubBytes("a", "1") + pubBytes("new", "2"), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -337,6 +337,71 @@ func TestConcurrentPublishers(t *testing.T) {
 	checkBodies(t, consume(t, n, topic, "ch", workers*each), want)
 }
 
+// TestPerTopicOrder: goroutines publish in turn to 16 topics, half with
+// PublishAsync and half with Publish, on one Producer, so that the writer's
+// batches interleave the topics and it groups them by topic. Read back with
+// go-nsq's Consumer, one topic at a time, what each goroutine published to
+// a topic arrives in the order it published it.
+func TestPerTopicOrder(t *testing.T) {
+	n := startNSQD(t)
+	p := newProducer(t, n, nil)
+	const topics, workers, rounds = 16, 8, 100
+	names := make([]string, topics)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s.%02d", topicName(t), i)
+		n.CreateChannel(t, names[i], "ch")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*topics*rounds)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			done := make(chan *nsqpub.ProducerTransaction, topics*rounds)
+			for i := range rounds {
+				for _, topic := range names {
+					body := []byte(fmt.Sprintf("%d-%d", w, i))
+					var err error
+					if w%2 == 0 {
+						err = p.PublishAsync(topic, body, done)
+					} else {
+						err = p.Publish(topic, body)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+			if w%2 == 0 {
+				for range topics * rounds {
+					if tr := <-done; tr.Error != nil {
+						errs <- tr.Error
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for _, topic := range names {
+		next := make([]int, workers) // the round each goroutine's next message must carry
+		for _, b := range consume(t, n, topic, "ch", workers*rounds) {
+			var w, i int
+			if _, err := fmt.Sscanf(string(b), "%d-%d", &w, &i); err != nil || w < 0 || w >= workers {
+				t.Fatalf("%s: unexpected body %q", topic, b)
+			}
+			if i != next[w] {
+				t.Fatalf("%s: goroutine %d's message %d arrived where its message %d was due", topic, w, i, next[w])
+			}
+			next[w]++
+		}
+	}
+}
+
 // TestGoNSQProgramCompiles builds a program written against go-nsq's producer
 // API twice — as it is, and with only the import path changed to nsqpub —
 // runs both against nsqd and checks with go-nsq's Consumer that both
