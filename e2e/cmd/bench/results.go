@@ -97,16 +97,22 @@ func demote(s string) string {
 }
 
 // splice replaces what lies between the lines docBegin and docEnd of doc
-// with body.
+// (lines holding nothing else) with body.
 func splice(doc []byte, body string) ([]byte, error) {
-	i := bytes.Index(doc, []byte(docBegin+"\n"))
-	j := bytes.Index(doc, []byte(docEnd))
-	if i < 0 || j < i {
-		return nil, fmt.Errorf("no %s line followed by %s", docBegin, docEnd)
+	begin, end := []byte("\n"+docBegin+"\n"), []byte("\n"+docEnd+"\n")
+	i := bytes.Index(doc, begin)
+	if i < 0 {
+		return nil, fmt.Errorf("no line %s", docBegin)
 	}
+	i += len(begin)
+	j := bytes.Index(doc[i-1:], end)
+	if j < 0 {
+		return nil, fmt.Errorf("no line %s after %s", docEnd, docBegin)
+	}
+	j += i - 1
 	var out bytes.Buffer
-	out.Write(doc[:i+len(docBegin)+1])
-	out.WriteString("\n" + strings.TrimSpace(body) + "\n\n")
+	out.Write(doc[:i])
+	out.WriteString("\n" + strings.TrimSpace(body) + "\n")
 	out.Write(doc[j:])
 	return out.Bytes(), nil
 }
