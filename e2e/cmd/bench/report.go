@@ -40,7 +40,7 @@ func (b *bench) printHeader() {
 	if b.o.note != "" {
 		b.printf("**%s**\n\n", b.o.note)
 	}
-	b.printf("- run: %s, finished %s, parts %s\n", b.started.UTC().Format("2006-01-02 15:04 MST"),
+	b.printf("- run: %s, took %s, parts %s\n", b.started.UTC().Format("2006-01-02 15:04 MST"),
 		time.Since(b.started).Round(time.Second), strings.Join(b.o.parts, ","))
 	b.printf("- nsqd: %s (%s), --mem-queue-size=%d, TCP %s\n", b.n.version, b.o.nsqd, b.o.memQueue, b.n.tcp)
 	b.printf("- client: %s, GOMAXPROCS=%d\n", b.machine(), runtime.GOMAXPROCS(0))

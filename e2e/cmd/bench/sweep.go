@@ -138,7 +138,7 @@ func (b *bench) sizeChart(t int) (chart, bool) {
 		}
 	}
 	for _, lib := range b.o.libs {
-		line(lib+" "+modeTitle[b.o.sweepSizeMode], false,
+		line(lib, false,
 			func(size int) key { return key{b.o.sweepSizeMode, size, lib, t, "", 0, partSweepSize} })
 	}
 	line(fmt.Sprintf("ceiling: hand-framed MPUBs (≤ %d messages, ≤ 5 MiB) pipelined on one connection", batchSize), true,
@@ -169,6 +169,7 @@ func (b *bench) printSweeps() {
 	if !b.o.has("sweep-g") && !b.o.has("sweep-size") {
 		return
 	}
+	b.printf("## Sweeps: the numbers behind the charts\n\n")
 	for _, t := range b.topicSet() {
 		if b.o.has("sweep-g") {
 			b.printf("### Publish from g goroutines, %d B, %s (msg/s, medians of %d × %v)\n\n", sweepSize, topicWord(t), b.o.sweepRounds, b.o.sweepDuration)
@@ -183,7 +184,7 @@ func (b *bench) printSweeps() {
 				b.cell(key{refCeiling, sweepSize, libRef, t, "", 0, partSweepG}, result.rate, "%.0f"))
 		}
 		if b.o.has("sweep-size") {
-			b.printf("### %s by message size, %s (msg/s, medians of %d × %v)\n\n", modeTitle[b.o.sweepSizeMode], topicWord(t), b.o.sweepRounds, b.o.sweepDuration)
+			b.printf("### %s, by message size, %s (msg/s, medians of %d × %v)\n\n", modeTitle[b.o.sweepSizeMode], topicWord(t), b.o.sweepRounds, b.o.sweepDuration)
 			b.printf("| size | nsqpub | go-nsq | ceiling | nsqpub / go-nsq | nsqpub MB/s |\n|---:|---:|---:|---:|---:|---:|\n")
 			for _, size := range b.o.sweepSizes {
 				a, o := key{b.o.sweepSizeMode, size, libNSQPub, t, "", 0, partSweepSize}, key{b.o.sweepSizeMode, size, libGoNSQ, t, "", 0, partSweepSize}
