@@ -73,7 +73,9 @@ func (b *bench) writeOutputs() {
 	if err != nil {
 		fatalf("%v", err)
 	}
-	body := demote(strings.ReplaceAll(report, chartDir, filepath.ToSlash(rel)+"/"))
+	// The file's own heading stands for the report's title.
+	_, rest, _ := strings.Cut(report, "\n")
+	body := demote(strings.ReplaceAll(rest, chartDir, filepath.ToSlash(rel)+"/"))
 	updated, err := splice(old, body)
 	if err != nil {
 		fatalf("%s: %v", doc, err)
