@@ -41,9 +41,10 @@ demo: $(NSQD) $(NSQPUB)
 	cd e2e && $(GO) run ./cmd/demo -nsqd $(CURDIR)/$(NSQD) -nsqpub $(CURDIR)/$(NSQPUB) -n 100000
 
 # bench compares nsqpub with go-nsq v1.1.0 on a real nsqd (see
-# BENCHMARKS.md). Flags go through BENCHFLAGS, e.g. BENCHFLAGS="-modes async -sizes 100".
+# BENCHMARKS.md); it writes its charts and results.md to docs/bench. Flags go
+# through BENCHFLAGS, e.g. BENCHFLAGS="-parts table -modes async -sizes 100".
 bench: $(NSQD)
-	cd e2e && $(GO) run ./cmd/bench -nsqd $(CURDIR)/$(NSQD) $(BENCHFLAGS)
+	cd e2e && $(GO) run ./cmd/bench -nsqd $(CURDIR)/$(NSQD) -out $(CURDIR)/docs/bench $(BENCHFLAGS)
 
 clean:
 	rm -rf bin e2e/bin

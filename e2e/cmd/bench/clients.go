@@ -16,25 +16,29 @@ type client struct {
 	publish         func(topic string, body []byte) error
 	multiPublish    func(topic string, bodies [][]byte) error
 	deferredPublish func(topic string, delay time.Duration, body []byte) error
-	// async calls PublishAsync from this goroutine with every body next
-	// returns until it returns nil, while another goroutine drains the done
-	// channel, and returns once every result has arrived: acknowledged
-	// messages, errors and the first error.
-	async func(topic string, next func() []byte) (acked, errs int64, first error)
+	// async calls PublishAsync from this goroutine with every topic and
+	// body next returns until it returns a nil body, while another
+	// goroutine drains the done channel, and returns once every result has
+	// arrived: acknowledged messages, errors and the first error.
+	async func(next func() (string, []byte)) (acked, errs int64, first error)
 	stop  func()
 }
 
-// newClient connects a Producer of lib to nsqd (Ping) with default settings
-// and logging off.
-func (b *bench) newClient(lib string) client {
+// newClient connects a Producer of lib to nsqd (Ping) with default settings,
+// but for compression comp ("snappy", "deflate" or none), and logging off.
+func (b *bench) newClient(lib, comp string) client {
 	if lib == libNSQPub {
-		p, err := nsqpub.NewProducer(b.n.tcp, nsqpub.NewConfig())
+		cfg := nsqpub.NewConfig()
+		cfg.Snappy, cfg.Deflate = comp == "snappy", comp == "deflate"
+		p, err := nsqpub.NewProducer(b.n.tcp, cfg)
 		if err == nil {
 			p.SetLogger(nil, nsqpub.LogLevelError)
 		}
 		return clientOf(lib, p, err, func(t *nsqpub.ProducerTransaction) error { return t.Error })
 	}
-	p, err := nsq.NewProducer(b.n.tcp, nsq.NewConfig())
+	cfg := nsq.NewConfig()
+	cfg.Snappy, cfg.Deflate = comp == "snappy", comp == "deflate"
+	p, err := nsq.NewProducer(b.n.tcp, cfg)
 	if err == nil {
 		p.SetLogger(nil, nsq.LogLevelError)
 	}
@@ -61,42 +65,56 @@ func clientOf[T any](lib string, p producer[T], err error, errOf func(*T) error)
 	if err != nil {
 		fatalf("%s: %v", lib, err)
 	}
-	async := func(topic string, next func() []byte) (int64, int64, error) {
-		return asyncRun(next, func(body []byte, done chan *T) error {
+	async := func(next func() (string, []byte)) (int64, int64, error) {
+		return asyncRun(next, func(topic string, body []byte, done chan *T) error {
 			return p.PublishAsync(topic, body, done)
 		}, errOf)
 	}
 	return client{p.Publish, p.MultiPublish, p.DeferredPublish, async, p.Stop}
 }
 
-// libRun runs one mode with one library on a fresh topic and verifies it.
-func (b *bench) libRun(lib, mode string, body []byte) result {
-	topic := b.newTopic()
-	c := b.newClient(lib)
+// libRun runs one mode of k with one library on fresh topics and verifies
+// it. Publish i of a goroutine goes to topic (goroutine + i) % topics.
+func (b *bench) libRun(k key) result {
+	w := b.newWorkload(k)
+	c := b.newClient(k.lib, k.comp)
 	var stop atomic.Bool
 	runtime.GC()
 	u0 := b.snapshot()
-	timer := time.AfterFunc(b.o.duration, func() { stop.Store(true) })
+	timer := time.AfterFunc(b.duration(k), func() { stop.Store(true) })
 	var r result
-	switch mode {
+	publish := func(j, i int) error { return c.publish(w.at(j + i)) }
+	switch k.mode {
 	case "pub1":
-		r = syncLoop(1, &stop, 1, func() error { return c.publish(topic, body) })
+		r = syncLoop(1, &stop, 1, publish)
 	case "pub64":
-		r = syncLoop(pubGoroutines, &stop, 1, func() error { return c.publish(topic, body) })
+		r = syncLoop(pubGoroutines, &stop, 1, publish)
+	case "pubg":
+		r = syncLoop(k.g, &stop, 1, publish)
 	case "multi100":
-		bodies := make([][]byte, batchSize)
-		for i := range bodies {
-			bodies[i] = body
-		}
-		r = syncLoop(1, &stop, batchSize, func() error { return c.multiPublish(topic, bodies) })
-	case "deferred":
-		r = syncLoop(b.o.deferredG, &stop, 1, func() error { return c.deferredPublish(topic, deferDelay, body) })
-	case "async":
-		r.msgs, r.errs, r.err = c.async(topic, func() []byte {
-			if stop.Load() {
-				return nil
+		n := batchFor(k.size)
+		batches := make([][][]byte, len(w.bodies))
+		for bi := range batches {
+			for m := range n {
+				batches[bi] = append(batches[bi], w.bodies[(bi+m)%len(w.bodies)])
 			}
-			return body
+		}
+		r = syncLoop(1, &stop, int64(n), func(j, i int) error {
+			return c.multiPublish(w.topics[i%len(w.topics)], batches[i%len(batches)])
+		})
+	case "deferred":
+		r = syncLoop(b.o.deferredG, &stop, 1, func(j, i int) error {
+			topic, body := w.at(j + i)
+			return c.deferredPublish(topic, deferDelay, body)
+		})
+	case "async":
+		i := 0
+		r.msgs, r.errs, r.err = c.async(func() (string, []byte) {
+			if stop.Load() {
+				return "", nil
+			}
+			i++
+			return w.at(i - 1)
 		})
 	}
 	end := time.Now()
@@ -104,13 +122,14 @@ func (b *bench) libRun(lib, mode string, body []byte) result {
 	timer.Stop()
 	measure(&r, u0, u1, end)
 	c.stop()
-	b.verify(topic, &r)
+	b.verify(w.topics, &r)
 	return r
 }
 
-// syncLoop runs g goroutines that each call f until stop is set, counting
-// per messages for each nil return. A goroutine stops at its first error.
-func syncLoop(g int, stop *atomic.Bool, per int64, f func() error) result {
+// syncLoop runs g goroutines that each call f(goroutine, i) for i = 0, 1, …
+// until stop is set, counting per messages for each nil return. A goroutine
+// stops at its first error.
+func syncLoop(g int, stop *atomic.Bool, per int64, f func(j, i int) error) result {
 	var (
 		wg    sync.WaitGroup
 		acked atomic.Int64
@@ -118,13 +137,13 @@ func syncLoop(g int, stop *atomic.Bool, per int64, f func() error) result {
 		once  sync.Once
 		first error
 	)
-	for range g {
+	for j := range g {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var n int64
-			for !stop.Load() {
-				if err := f(); err != nil {
+			for i := 0; !stop.Load(); i++ {
+				if err := f(j, i); err != nil {
 					errs.Add(1)
 					once.Do(func() { first = err })
 					break
@@ -138,13 +157,14 @@ func syncLoop(g int, stop *atomic.Bool, per int64, f func() error) result {
 	return result{msgs: acked.Load(), errs: errs.Load(), err: first}
 }
 
-// asyncRun calls publish for every body next returns, until it returns nil,
+// asyncRun calls publish for every topic and body next returns, until the
+// body is nil,
 // from this goroutine, while another goroutine drains the done channel and
 // checks every result. It returns once every result has arrived. T is
 // nsqpub's or go-nsq's transaction type; errOf reads its Error. Once done
 // publishing, this goroutine sends a nil marker on done after setting sent,
 // which tells the drainer how many results to wait for.
-func asyncRun[T any](next func() []byte, publish func(body []byte, done chan *T) error, errOf func(*T) error) (acked, errs int64, first error) {
+func asyncRun[T any](next func() (string, []byte), publish func(topic string, body []byte, done chan *T) error, errOf func(*T) error) (acked, errs int64, first error) {
 	done := make(chan *T, asyncDoneBuf)
 	drained := make(chan struct{})
 	var (
@@ -177,8 +197,8 @@ func asyncRun[T any](next func() []byte, publish func(body []byte, done chan *T)
 		}
 	}()
 	var n int64
-	for body := next(); body != nil; body = next() {
-		if err := publish(body, done); err != nil {
+	for topic, body := next(); body != nil; topic, body = next() {
+		if err := publish(topic, body, done); err != nil {
 			pubErrs, pubFirst = 1, err
 			break
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 // heapResult is the outcome of the peak heap check for one library.
 type heapResult struct {
 	lib     string
+	n, size int // messages and their size
 	r       result
 	base    uint64 // heap in use before publishing
 	peak    uint64 // highest heap in use sampled while publishing
@@ -32,14 +34,27 @@ func heapInuse(s []metrics.Sample) uint64 {
 	return v
 }
 
-// peakHeap publishes -heap-n freshly allocated 1 KiB bodies with
+// heapChecks runs the peak heap checks asked for, for every library:
+// -heap-n bodies of 1 KiB, then -heap-big-n bodies of 1 MiB.
+func (b *bench) heapChecks() {
+	for _, c := range []struct{ n, size int }{{b.o.heapN, 1 << 10}, {b.o.heapBigN, 1 << 20}} {
+		if c.n == 0 {
+			continue
+		}
+		for _, lib := range b.o.libs {
+			b.heap = append(b.heap, b.peakHeap(lib, c.n, c.size))
+		}
+	}
+}
+
+// peakHeap publishes n freshly allocated bodies of size bytes with
 // PublishAsync as fast as possible and samples the heap in use meanwhile.
-func (b *bench) peakHeap(lib string) heapResult {
-	topic := b.newTopic()
-	c := b.newClient(lib)
+func (b *bench) peakHeap(lib string, n, size int) heapResult {
+	topics := b.newTopics(1)
+	c := b.newClient(lib, "")
 	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"}}
 	runtime.GC()
-	h := heapResult{lib: lib, base: heapInuse(samples)}
+	h := heapResult{lib: lib, n: n, size: size, base: heapInuse(samples)}
 	var peak atomic.Uint64
 	samplerDone := make(chan struct{})
 	stopSampling := make(chan struct{})
@@ -60,9 +75,9 @@ func (b *bench) peakHeap(lib string) heapResult {
 			}
 		}
 	}()
-	src := &heapSource{n: b.o.heapN}
+	src := &heapSource{topic: topics[0], n: n, size: size}
 	u0 := b.snapshot()
-	h.r.msgs, h.r.errs, h.r.err = c.async(topic, src.next)
+	h.r.msgs, h.r.errs, h.r.err = c.async(src.next)
 	end := time.Now()
 	close(stopSampling)
 	<-samplerDone
@@ -72,50 +87,64 @@ func (b *bench) peakHeap(lib string) heapResult {
 	runtime.ReadMemStats(&ms)
 	h.peak, h.heapSys = peak.Load(), ms.HeapSys
 	c.stop()
-	b.verify(topic, &h.r)
+	debug.FreeOSMemory() // the next check starts from a small heap
+	b.verify(topics, &h.r)
 	if h.r.errs > 0 {
 		b.failed++
 	}
-	fmt.Fprintf(os.Stderr, "heap check %-7s %d msgs in %v, peak heap in use %.1f MiB%s\n", lib, h.r.msgs,
+	fmt.Fprintf(os.Stderr, "heap check %-7s %d × %s: %d msgs in %v, peak heap in use %.1f MiB%s\n", lib, n, byteSize(float64(size)), h.r.msgs,
 		h.r.elapsed.Round(time.Millisecond), mib(h.peak), errText(h.r))
 	return h
 }
 
-// heapSource hands out n freshly allocated 1 KiB bodies.
+// heapSource hands out n freshly allocated bodies of size bytes for topic.
 type heapSource struct {
-	n int // bodies to hand out
-	i int // bodies handed out
+	topic   string
+	n, size int // bodies to hand out and their size
+	i       int // bodies handed out
 }
 
-// next returns the next body, or nil when all n are out.
-func (s *heapSource) next() []byte {
+// next returns the topic and the next body, or a nil body when all n are out.
+func (s *heapSource) next() (string, []byte) {
 	if s.i == s.n {
-		return nil
+		return "", nil
 	}
-	b := make([]byte, 1024)
+	b := make([]byte, s.size)
 	binary.BigEndian.PutUint64(b, uint64(s.i))
 	s.i++
-	return b
+	return s.topic, b
 }
 
 // mib converts bytes to MiB.
 func mib(v uint64) float64 { return float64(v) / (1 << 20) }
 
-// printHeap prints the peak heap check.
+// heapTarget returns the project's peak heap target for bodies of size
+// bytes: under 64 MiB for 1 KiB bodies, 128 MiB for 1 MiB ones.
+func heapTarget(size int) uint64 {
+	if size >= 1<<20 {
+		return 128 << 20
+	}
+	return 64 << 20
+}
+
+// printHeap prints the peak heap checks.
 func (b *bench) printHeap() {
-	fmt.Printf("## Peak heap: %d × 1 KiB (a fresh body each) with PublishAsync as fast as possible\n\n", b.o.heapN)
-	fmt.Println("| library | msg/s | heap in use before | peak heap in use (sampled every 1 ms) | HeapSys after | target < 64 MiB |")
-	fmt.Println("|---|---:|---:|---:|---:|---|")
+	if len(b.heap) == 0 {
+		return
+	}
+	b.printf("## Peak heap: PublishAsync as fast as possible, a freshly allocated body each, default Config\n\n")
+	b.printf("| messages | library | msg/s | MB/s | heap in use before | peak heap in use (sampled every 1 ms) | HeapSys after | target |\n")
+	b.printf("|---|---|---:|---:|---:|---:|---:|---|\n")
 	for _, h := range b.heap {
-		verdict := "met"
-		if h.peak >= heapTarget {
-			verdict = fmt.Sprintf("MISSED by %.1f MiB", mib(h.peak-heapTarget))
+		verdict := fmt.Sprintf("< %.0f MiB: met", mib(heapTarget(h.size)))
+		if h.peak >= heapTarget(h.size) {
+			verdict = fmt.Sprintf("< %.0f MiB: MISSED by %.1f MiB", mib(heapTarget(h.size)), mib(h.peak-heapTarget(h.size)))
 		}
 		if h.lib != libNSQPub {
 			verdict = "(applies to nsqpub)"
 		}
-		fmt.Printf("| %s | %.0f | %.1f MiB | %.1f MiB | %.1f MiB | %s |\n", h.lib, h.r.rate(),
-			mib(h.base), mib(h.peak), mib(h.heapSys), verdict)
+		b.printf("| %d × %s | %s | %.0f | %.1f | %.1f MiB | %.1f MiB | %.1f MiB | %s |\n", h.n, byteSize(float64(h.size)), h.lib,
+			h.r.rate(), h.r.rate()*float64(h.size)/1e6, mib(h.base), mib(h.peak), mib(h.heapSys), verdict)
 	}
-	fmt.Println()
+	b.printf("\n")
 }

@@ -1,20 +1,40 @@
 // Command bench measures nsqpub against go-nsq v1.1.0 on a real nsqd v1.3.0.
 // `make bench` runs it:
 //
-//	cd e2e && go run ./cmd/bench -nsqd /abs/path/to/e2e/bin/nsqd [flags]
+//	cd e2e && go run ./cmd/bench -nsqd /abs/path/to/e2e/bin/nsqd -out /abs/path/to/docs/bench [flags]
 //
 // It starts its own nsqd (through internal/nsqdproc) as a separate process
-// on free loopback ports, with
-// its own temporary data directory and a memory queue large enough that no
-// message goes to disk. For every message size and round it runs, in this
-// order: two hand-framed references on a raw TCP connection (the ceiling: a
-// writer pipelining MPUBs of 100 messages, at most -ceiling-inflight
-// unanswered, while another goroutine reads the OKs; and the synchronous
-// round trip: write one PUB, read its OK, repeat), then every mode with
-// nsqpub and then go-nsq (A B A B …). Each run publishes for -duration to a
-// fresh topic, waits for every answer, checks through /stats that nsqd's
-// message_count is exactly the number of messages the client saw
-// acknowledged, and deletes the topic.
+// on free loopback ports, with its own temporary data directory, snappy and
+// deflate on, and a memory queue large enough that no message goes to disk.
+// Every run publishes to fresh topics, waits for every answer, checks
+// through /stats that nsqd's message_count summed over its topics is exactly
+// the number of messages the client saw acknowledged, and deletes the
+// topics. With N topics, publish i of a goroutine goes to topic i % N.
+//
+// The parts (-parts), in the order they run:
+//
+//	idle       the process's CPU over -idle (10 s) with no Producer, then with
+//	           each library's Producer connected and idle after one Publish
+//	heap       peak heap in use while PublishAsync sends -heap-n (1M) fresh
+//	           1 KiB bodies, then -heap-big-n (2,000) fresh 1 MiB bodies, as
+//	           fast as possible (runtime/metrics sampled every millisecond)
+//	table      -rounds rounds; in each, for each size: the two hand-framed
+//	           references, every mode with nsqpub then go-nsq (A B A B …),
+//	           then -topic-modes over -topics interleaved topics
+//	comp       -rounds rounds of -comp-modes with each codec of -comp, on
+//	           64 distinct JSON-like bodies of -comp-size bytes in turn
+//	sweep-g    Publish from each of -sweep-goroutines goroutines (100 B),
+//	           with the references, over 1 and -topics topics
+//	sweep-size -sweep-size-mode for each of -sweep-sizes, with the ceiling,
+//	           over 1 and -topics topics
+//
+// The hand-framed references use a raw TCP connection (magic, IDENTIFY
+// without feature negotiation): the ceiling pipelines prebuilt MPUBs of 100
+// messages (fewer where 100 would pass nsqd's 5 MiB body limit), at most
+// -ceiling-inflight unanswered, while another goroutine reads the OKs; the
+// round trip writes one PUB and reads its OK, in turn, on one connection per
+// goroutine. With one goroutine the round trip is the floor under Publish
+// from 1 goroutine.
 //
 // Modes (each uses one Producer, so one connection, with the default config):
 //
@@ -33,18 +53,19 @@
 // /proc on Linux, the read and write syscalls per message, nsqd's CPU per
 // message, and the CPU used meanwhile by every other process. A run during
 // which other processes kept more than -max-other cores busy is marked as
-// disturbed, and repeated up to -retries times. It prints the medians, the
-// nsqpub/go-nsq ratios, each mode's fraction of the ceiling, every round's
-// msg/s, and the project's performance targets as met or missed.
+// disturbed, and repeated up to -retries times.
 //
-// Before the table it runs the peak heap check: -heap-n (1,000,000)
-// PublishAsync calls, each with a freshly allocated 1 KiB body, as fast as
-// possible, sampling the heap in use every millisecond through
-// runtime/metrics.
+// At the end it prints a Markdown report: the goals as met or missed, the
+// charts, the medians, compression, peak heap, idle CPU, the sweeps'
+// numbers, syscalls and every round's msg/s. It writes the report as
+// results.md and the charts as SVG into -out (default ../docs/bench, the
+// repository's docs/bench when run from e2e), and with -doc replaces the
+// part of that Markdown file between the lines <!-- bench:begin --> and
+// <!-- bench:end --> with the report.
 //
-// -cpuprofile and -memprofile profile the library runs; when either is set
-// and -libs is not, only nsqpub runs (and neither the references nor the
-// heap check do), so the profile holds nothing else:
+// -cpuprofile and -memprofile profile the library runs of the table; when
+// either is set and -libs or -parts is not, only nsqpub and the table run
+// (without the references), so the profile holds nothing else:
 //
 //	go run ./cmd/bench -nsqd bin/nsqd -modes async -sizes 100 -cpuprofile cpu.out
 //	go tool pprof -top cpu.out
@@ -80,8 +101,7 @@ func main() {
 		log.Fatalf(format, args...)
 	}
 
-	b := &bench{o: o, n: n, results: map[key][]result{}}
-	b.printHeader()
+	b := newBench(o, n)
 	failed := b.run()
 	n.stop()
 	if failed > 0 {

@@ -25,7 +25,7 @@ type nsqd struct {
 }
 
 // startNSQD runs nsqd on free loopback ports with its own data directory
-// and --mem-queue-size=memQueue.
+// and --mem-queue-size=memQueue, with snappy and deflate on (their defaults).
 func startNSQD(bin string, memQueue int) (*nsqd, error) {
 	version, want, err := nsqdproc.Version(bin)
 	if err != nil {
@@ -39,7 +39,7 @@ func startNSQD(bin string, memQueue int) (*nsqd, error) {
 		return nil, err
 	}
 	p, err := nsqdproc.Start(nsqdproc.Options{
-		Bin: bin, DataDir: dir, Args: []string{"--mem-queue-size=" + strconv.Itoa(memQueue)},
+		Bin: bin, DataDir: dir, Args: []string{"--mem-queue-size=" + strconv.Itoa(memQueue), "--snappy=true", "--deflate=true"},
 	})
 	if err != nil {
 		os.RemoveAll(dir)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -32,56 +33,95 @@ func (b *bench) rawConn(what string) (net.Conn, *bufio.Reader) {
 	return nc, br
 }
 
-// roundTripRun is the floor of a synchronous publish on this machine: one
-// goroutine on a raw connection writes a prebuilt PUB and reads its OK, in
-// turn, until the time is up. No library can make Publish from one
-// goroutine faster than this.
-func (b *bench) roundTripRun(body []byte) result {
-	topic := b.newTopic()
-	nc, br := b.rawConn("roundtrip")
-	defer nc.Close()
-	pub := fmt.Appendf(nil, "PUB %s\n", topic)
-	pub = binary.BigEndian.AppendUint32(pub, uint32(len(body)))
-	pub = append(pub, body...)
-	var r result
+// roundTripRun is the floor of a synchronous publish on this machine:
+// each of k.g goroutines (at least 1) has its own raw connection, writes a
+// prebuilt PUB and reads its OK, in turn, until the time is up; publish i of
+// goroutine j goes to topic (j + i) % k.topics. With one goroutine no
+// library can make Publish from one goroutine faster than this; with g, it
+// is what g synchronous callers get without any batching.
+func (b *bench) roundTripRun(k key) result {
+	w := b.newWorkload(k)
+	body := w.bodies[0]
+	pubs := make([][]byte, len(w.topics))
+	for t, topic := range w.topics {
+		pubs[t] = fmt.Appendf(nil, "PUB %s\n", topic)
+		pubs[t] = binary.BigEndian.AppendUint32(pubs[t], uint32(len(body)))
+		pubs[t] = append(pubs[t], body...)
+	}
+	g := max(k.g, 1)
+	conns := make([]net.Conn, g)
+	readers := make([]*bufio.Reader, g)
+	for j := range conns {
+		conns[j], readers[j] = b.rawConn(refRoundTrip)
+	}
+	var stop atomic.Bool
+	var acked atomic.Int64
+	var wg sync.WaitGroup
 	runtime.GC()
 	u0 := b.snapshot()
-	for deadline := u0.t.Add(b.o.duration); time.Now().Before(deadline); {
-		if _, err := nc.Write(pub); err != nil {
-			fatalf("roundtrip: writing: %v", err)
-		}
-		typ, data, err := readFrame(br)
-		if err != nil || typ != 0 || string(data) != "OK" {
-			fatalf("roundtrip: reply type %d %q, %v", typ, data, err)
-		}
-		r.msgs++
+	timer := time.AfterFunc(b.duration(k), func() { stop.Store(true) })
+	for j := range g {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nc, br := conns[j], readers[j]
+			var n int64
+			for i := j; !stop.Load(); i++ {
+				if _, err := nc.Write(pubs[i%len(pubs)]); err != nil {
+					fatalf("roundtrip: writing: %v", err)
+				}
+				typ, data, err := readFrame(br)
+				if err != nil || typ != 0 || string(data) != "OK" {
+					fatalf("roundtrip: reply type %d %q, %v", typ, data, err)
+				}
+				n++
+			}
+			acked.Add(n)
+		}()
 	}
+	wg.Wait()
 	end := time.Now()
 	u1 := b.snapshot()
+	timer.Stop()
+	for _, nc := range conns {
+		nc.Close()
+	}
+	r := result{msgs: acked.Load()}
 	measure(&r, u0, u1, end)
-	b.verify(topic, &r)
+	b.verify(w.topics, &r)
 	return r
 }
 
+// nsqdMaxBody is nsqd's default --max-body-size, the largest MPUB it takes.
+const nsqdMaxBody = 5 << 20
+
+// batchFor returns how many messages of size bytes go in one MPUB:
+// batchSize, or fewer where batchSize of them would pass nsqdMaxBody.
+func batchFor(size int) int {
+	return max(1, min(batchSize, (nsqdMaxBody-4)/(size+4)))
+}
+
 // ceilingRun is the practical ceiling of nsqd: one raw TCP connection that
-// sends the magic and IDENTIFY, then pipelines a prebuilt MPUB of 100 copies
-// of body, keeping up to -ceiling-inflight unanswered, while another
-// goroutine reads the OK frames.
-func (b *bench) ceilingRun(body []byte) result {
-	topic := b.newTopic()
-	nc, br := b.rawConn("ceiling")
+// sends the magic and IDENTIFY, then pipelines prebuilt MPUBs of
+// batchFor(size) messages (MPUB n to topic n % k.topics), keeping up to
+// -ceiling-inflight unanswered, while another goroutine reads the OK frames.
+func (b *bench) ceilingRun(k key) result {
+	w := b.newWorkload(k)
+	nc, br := b.rawConn(refCeiling)
 	defer nc.Close()
 
-	size := 4
-	for range batchSize {
-		size += 4 + len(body)
-	}
-	mpub := fmt.Appendf(nil, "MPUB %s\n", topic)
-	mpub = binary.BigEndian.AppendUint32(mpub, uint32(size))
-	mpub = binary.BigEndian.AppendUint32(mpub, batchSize)
-	for range batchSize {
-		mpub = binary.BigEndian.AppendUint32(mpub, uint32(len(body)))
-		mpub = append(mpub, body...)
+	body, batch := w.bodies[0], batchFor(k.size)
+	size := 4 + batch*(4+len(body))
+	mpubs := make([][]byte, len(w.topics))
+	for t, topic := range w.topics {
+		m := fmt.Appendf(nil, "MPUB %s\n", topic)
+		m = binary.BigEndian.AppendUint32(m, uint32(size))
+		m = binary.BigEndian.AppendUint32(m, uint32(batch))
+		for range batch {
+			m = binary.BigEndian.AppendUint32(m, uint32(len(body)))
+			m = append(m, body...)
+		}
+		mpubs[t] = m
 	}
 
 	// A slot is taken before each MPUB is written and given back by the
@@ -107,14 +147,14 @@ func (b *bench) ceilingRun(body []byte) result {
 			case typ != 0 || string(data) != "OK":
 				fatalf("ceiling: reply type %d %q", typ, data)
 			}
-			acked.Add(batchSize)
+			acked.Add(int64(batch))
 			<-slots
 		}
 	}()
-	deadline := time.Now().Add(b.o.duration)
-	for time.Now().Before(deadline) {
+	deadline := time.Now().Add(b.duration(k))
+	for n := 0; time.Now().Before(deadline); n++ {
 		slots <- struct{}{}
-		if _, err := nc.Write(mpub); err != nil {
+		if _, err := nc.Write(mpubs[n%len(mpubs)]); err != nil {
 			fatalf("ceiling: writing: %v", err)
 		}
 	}
@@ -128,7 +168,7 @@ func (b *bench) ceilingRun(body []byte) result {
 	<-readerDone
 	r := result{msgs: acked.Load()}
 	measure(&r, u0, u1, end)
-	b.verify(topic, &r)
+	b.verify(w.topics, &r)
 	return r
 }
 

@@ -1,61 +1,126 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"runtime/pprof"
 	"time"
 )
 
-// key identifies one cell of the table. lib is "ceiling" for the ceiling.
-type key struct {
-	mode string
-	size int
-	lib  string
-}
-
 // bench holds the state of the whole benchmark.
 type bench struct {
-	o       *options
-	n       *nsqd
-	seq     int // topic counter
-	results map[key][]result
-	heap    []heapResult
-	failed  int
-	retried int // runs repeated because they were disturbed
+	o         *options
+	n         *nsqd
+	seq       int // topic counter
+	results   map[key][]result
+	heap      []heapResult
+	idle      []idleResult
+	bodies    map[int][][]byte // shared plain bodies by size
+	jsonCache map[int][][]byte // JSON-like bodies by size
+	failed    int
+	retried   int          // runs repeated because they were disturbed
+	out       bytes.Buffer // the report
+	started   time.Time
+	loadStart string // load average at the start
 }
 
-// run runs everything and prints the tables. It returns how many runs failed.
+// newBench returns a bench on nsqd n.
+func newBench(o *options, n *nsqd) *bench {
+	return &bench{o: o, n: n, results: map[key][]result{}, bodies: map[int][][]byte{}, jsonCache: map[int][][]byte{},
+		started: time.Now(), loadStart: loadAvg()}
+}
+
+// run runs every part asked for, prints the report and writes the charts
+// and results file. It returns how many runs failed.
 func (b *bench) run() int {
-	if b.o.heap {
-		for _, lib := range b.o.libs {
-			b.heap = append(b.heap, b.peakHeap(lib))
-		}
-		b.printHeap()
+	// Idle first: later parts leave the runtime work to do for a while
+	// (the scavenger returning the heap checks' memory).
+	if b.o.has("idle") {
+		b.idleChecks()
+	}
+	if b.o.has("heap") {
+		b.heapChecks()
 	}
 	stopProfile := b.startProfile()
+	if b.o.has("table") {
+		b.runTable()
+	}
+	stopProfile()
+	if b.o.has("comp") {
+		b.runComp()
+	}
+	if b.o.has("sweep-g") {
+		b.sweepGoroutines()
+	}
+	if b.o.has("sweep-size") {
+		b.sweepSizes()
+	}
+	b.report()
+	b.writeOutputs()
+	return b.failed
+}
+
+// runTable runs the references, every mode over one topic, and the topic
+// modes over -topics topics, for every size and round.
+func (b *bench) runTable() {
 	for _, size := range b.o.sizes {
-		body := makeBody(size, 0)
-		for r := 0; r < b.o.rounds; r++ {
+		for r := range b.o.rounds {
 			if b.o.ceiling {
-				b.record(key{"ceiling", size, "ceiling"}, r, b.retry(func() result { return b.ceilingRun(body) }))
-				b.record(key{"roundtrip", size, "ceiling"}, r, b.retry(func() result { return b.roundTripRun(body) }))
+				b.runKey(key{refCeiling, size, libRef, 1, "", 0, partTable}, r)
+				b.runKey(key{refRoundTrip, size, libRef, 1, "", 1, partTable}, r)
 			}
 			for _, mode := range b.o.modes {
 				for _, lib := range b.o.libs {
-					b.record(key{mode, size, lib}, r, b.retry(func() result { return b.libRun(lib, mode, body) }))
+					b.runKey(key{mode, size, lib, 1, "", 0, partTable}, r)
+				}
+			}
+			if b.o.topics < 2 {
+				continue
+			}
+			for _, mode := range b.o.topicModes {
+				for _, lib := range b.o.libs {
+					b.runKey(key{mode, size, lib, b.o.topics, "", 0, partTable}, r)
 				}
 			}
 		}
 	}
-	stopProfile()
-	fmt.Printf("Load average at the end: %s\n\n", loadAvg())
-	b.printDisturbed()
-	b.printTable()
-	b.printSyscalls()
-	b.printRounds()
-	b.printTargets()
-	return b.failed
+}
+
+// runComp runs the compression modes with JSON-like bodies, every codec and
+// library in turn, for every round.
+func (b *bench) runComp() {
+	for r := range b.o.rounds {
+		for _, comp := range b.o.comps {
+			for _, mode := range b.o.compModes {
+				for _, lib := range b.o.libs {
+					b.runKey(key{mode, b.o.compSize, lib, 1, comp, 0, partComp}, r)
+				}
+			}
+		}
+	}
+}
+
+// runKey runs k once (retrying a disturbed run) and records the result.
+func (b *bench) runKey(k key, round int) {
+	b.record(k, round, b.retry(func() result {
+		switch {
+		case k.lib != libRef:
+			return b.libRun(k)
+		case k.mode == refCeiling:
+			return b.ceilingRun(k)
+		default:
+			return b.roundTripRun(k)
+		}
+	}))
+}
+
+// duration is how long a run of k publishes.
+func (b *bench) duration(k key) time.Duration {
+	if k.part == partSweepG || k.part == partSweepSize {
+		return b.o.sweepDuration
+	}
+	return b.o.duration
 }
 
 // retry runs run, and again up to -retries times after a pause of
@@ -115,45 +180,7 @@ func (b *bench) record(k key, round int, r result) {
 	if r.errs > 0 {
 		b.failed++
 	}
-	fmt.Fprintf(os.Stderr, "round %d %-9s %5dB %-7s %9.0f msg/s %6.2f µs/msg %5.2f allocs/msg %7.1f B/msg %6.3f writes/msg %6.3f reads/msg nsqd %5.2f µs/msg, other load %.2f cores (%d msgs in %v)%s\n",
-		round+1, k.mode, k.size, k.lib, r.rate(), r.cpuPerMsg(), r.allocsPerMsg(), r.bytesPerMsg(),
+	fmt.Fprintf(os.Stderr, "%-10s round %d %-9s %7dB %-9s %2dt g%-3d %-7s %9.0f msg/s %6.2f µs/msg %5.2f allocs/msg %7.1f B/msg %6.3f writes/msg %6.3f reads/msg nsqd %5.2f µs/msg, other load %.2f cores (%d msgs in %v)%s\n",
+		k.part, round+1, k.mode, k.size, k.lib, k.topics, k.g, k.comp, r.rate(), r.cpuPerMsg(), r.allocsPerMsg(), r.bytesPerMsg(),
 		r.writesPerMsg(), r.readsPerMsg(), r.nsqdCPUPerMsg(), r.otherCores, r.msgs, r.elapsed.Round(time.Millisecond), status)
-}
-
-// makeBody returns a message body of size bytes.
-func makeBody(size, seed int) []byte {
-	b := make([]byte, size)
-	for i := range b {
-		b[i] = 'a' + byte((i+seed)%26)
-	}
-	return b
-}
-
-// newTopic creates a fresh topic in nsqd and returns its name.
-func (b *bench) newTopic() string {
-	b.seq++
-	topic := fmt.Sprintf("bench_%d", b.seq)
-	if err := b.n.post("/topic/create", topic); err != nil {
-		fatalf("creating topic %s: %v", topic, err)
-	}
-	return topic
-}
-
-// verify checks nsqd's message_count for topic against the messages the
-// client saw acknowledged, then deletes the topic. A mismatch is recorded
-// as an error of the run.
-func (b *bench) verify(topic string, r *result) {
-	count, err := b.n.messageCount(topic)
-	if err != nil {
-		fatalf("reading /stats for %s: %v", topic, err)
-	}
-	if count != r.msgs {
-		r.errs++
-		if r.err == nil {
-			r.err = fmt.Errorf("nsqd message_count=%d for topic %s, client saw %d acknowledged", count, topic, r.msgs)
-		}
-	}
-	if err := b.n.post("/topic/delete", topic); err != nil {
-		fatalf("deleting topic %s: %v", topic, err)
-	}
 }
