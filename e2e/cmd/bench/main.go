@@ -15,9 +15,6 @@
 //
 //	idle       the process's CPU over -idle (10 s) with no Producer, then with
 //	           each library's Producer connected and idle after one Publish
-//	heap       peak heap in use while PublishAsync sends -heap-n (1M) fresh
-//	           1 KiB bodies, then -heap-big-n (2,000) fresh 1 MiB bodies, as
-//	           fast as possible (runtime/metrics sampled every millisecond)
 //	table      -rounds rounds; in each, for each size: the two hand-framed
 //	           references, every mode with nsqpub then go-nsq (A B A B …),
 //	           then -topic-modes over -topics interleaved topics
@@ -27,6 +24,11 @@
 //	           with the references, over 1 and -topics topics
 //	sweep-size -sweep-size-mode for each of -sweep-sizes, with the ceiling,
 //	           over 1 and -topics topics
+//	heap       peak heap in use while PublishAsync sends -heap-n (1M) fresh
+//	           1 KiB bodies, then -heap-big-n (2,000) fresh 1 MiB bodies, as
+//	           fast as possible (runtime/metrics sampled every millisecond);
+//	           last, because gigabytes through nsqd and the client leave both
+//	           with memory to return for a while, which slows what follows
 //
 // The hand-framed references use a raw TCP connection (magic, IDENTIFY
 // without feature negotiation): the ceiling pipelines prebuilt MPUBs of 100
