@@ -153,13 +153,33 @@ func (pp *ProducerPool) PingContext(ctx context.Context) error {
 }
 
 // SetLogger sets a go-nsq style logger on the pool and every node, and on
-// the nodes discovered later.
+// the nodes discovered later, as Producer.SetLogger does. Safe for
+// concurrent use.
 func (pp *ProducerPool) SetLogger(l logger, lvl LogLevel) {
-	pp.mu.Lock() // so that a node added meanwhile gets it too
+	pp.setLog(func(s *logState) { s.setAll(l, lvl) })
+}
+
+// SetLoggerForLevel makes l the logger of the lines of level lvl only, on
+// the pool and every node, as Producer.SetLoggerForLevel does. Safe for
+// concurrent use.
+func (pp *ProducerPool) SetLoggerForLevel(l logger, lvl LogLevel) {
+	pp.setLog(func(s *logState) { s.setFor(l, lvl) })
+}
+
+// SetLoggerLevel changes the minimum level logged, on the pool and every
+// node, as Producer.SetLoggerLevel does. Safe for concurrent use.
+func (pp *ProducerPool) SetLoggerLevel(lvl LogLevel) {
+	pp.setLog(func(s *logState) { s.setLevel(lvl) })
+}
+
+// setLog changes the pool's loggers with set and gives every node the
+// result, under mu so that a node added meanwhile gets it too.
+func (pp *ProducerPool) setLog(set func(*logState)) {
+	pp.mu.Lock()
 	defer pp.mu.Unlock()
-	pp.log.setAll(l, lvl)
+	set(pp.log)
 	for _, n := range pp.list() {
-		n.p.SetLogger(l, lvl)
+		pp.log.copyTo(n.p.log)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -249,4 +250,34 @@ func TestPoolFullNodeHoldsUpNoOne(t *testing.T) {
 	// most one more in its writer's batch) reach the good node and are
 	// answered while the frozen node still holds its own.
 	collectOK(t, done, n-3)
+}
+
+// TestPoolLoggers: the pool's logger setters reach every node, as the
+// Producer's do.
+func TestPoolLoggers(t *testing.T) {
+	a, b := &recLogger{}, &recLogger{}
+	pp := newTestPool(t, []string{deadAddr(t), deadAddr(t)}, nil)
+	pp.SetLoggerForLevel(a, LogLevelWarning)
+	pp.SetLoggerForLevel(b, LogLevelDebug)
+	pp.SetLoggerLevel(LogLevelDebug)
+	for _, n := range pp.list() {
+		for lvl := LogLevelDebug; lvl <= LogLevelMax; lvl++ {
+			n.p.log.log(lvl, "line")
+		}
+	}
+	pp.log.log(LogLevelWarning, "pool line")
+	if len(a.lines) != 3 || len(b.lines) != 2 {
+		t.Fatalf("warning logger got %q, debug logger got %q; want 3 warnings (2 nodes, the pool) and 2 debug lines", a.lines, b.lines)
+	}
+	for _, l := range a.lines {
+		if !strings.HasPrefix(l, "WRN") {
+			t.Errorf("warning logger got %q", l)
+		}
+	}
+	pp.SetLogger(nil, LogLevelDebug)
+	a.lines = nil
+	pp.list()[0].p.log.log(LogLevelWarning, "line")
+	if len(a.lines) != 0 {
+		t.Errorf("after SetLogger(nil): %q", a.lines)
+	}
 }
