@@ -36,9 +36,9 @@ import (
 // tls_cert, tls_key and tls_min_version ("ssl3.0", "tls1.0" … "tls1.3")
 // build TlsConfig without turning TLS on (tls_v1 does that). nsqpub's own
 // fields have options too: max_msg_size, max_body_size, max_defer_delay
-// (or max_req_timeout), stop_timeout, max_queued, max_in_flight_commands,
-// max_in_flight_bytes, pool_strategy ("round-robin" or "failover"),
-// stall_timeout and at_least_once.
+// (or max_req_timeout), stop_timeout, max_queued, max_queued_bytes,
+// max_in_flight_commands, max_in_flight_bytes, pool_strategy ("round-robin"
+// or "failover"), stall_timeout and at_least_once.
 //
 // An unknown option, a value of the wrong type or out of range returns an
 // error wrapping ErrInvalidConfig, and leaves c as it was.

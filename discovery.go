@@ -154,7 +154,6 @@ func (d *discovery) stop() {
 	d.mu.Unlock()
 	d.cancel()
 	d.wg.Wait()
-	d.client.CloseIdleConnections()
 }
 
 // poll is the goroutine that polls l until stop: at once, then after each

@@ -103,11 +103,7 @@ func (e ErrProtocol) Unwrap() error { return e.err }
 
 // refusedError returns nsqd's refusal of a publish as go-nsq returns it.
 func refusedError(se *ServerError) error {
-	reason := se.Code
-	if se.Message != "" {
-		reason += " " + se.Message
-	}
-	return ErrProtocol{Reason: reason, err: se}
+	return ErrProtocol{Reason: se.frame(), err: se}
 }
 
 // protocolErrorf returns an ErrProtocol whose Reason is formatted as
@@ -146,11 +142,15 @@ type ServerError struct {
 }
 
 // Error returns the frame as nsqd sent it, prefixed with "nsqd: ".
-func (e *ServerError) Error() string {
+func (e *ServerError) Error() string { return "nsqd: " + e.frame() }
+
+// frame returns the error frame as nsqd sent it (without a repeated code):
+// the Reason go-nsq gives its ErrIdentify and ErrProtocol.
+func (e *ServerError) frame() string {
 	if e.Message == "" {
-		return "nsqd: " + e.Code
+		return e.Code
 	}
-	return "nsqd: " + e.Code + " " + e.Message
+	return e.Code + " " + e.Message
 }
 
 // parseServerError splits an error frame's data into code and message.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -73,21 +72,19 @@ func handshake(ctx context.Context, nc net.Conn, addr string, cfg *Config, log *
 		// context.DeadlineExceeded rather than a bare i/o timeout.
 		<-ctx.Done()
 	}
-	if cerr := ctx.Err(); cerr != nil {
-		if !errors.Is(err, cerr) {
-			err = fmt.Errorf("%w (%w)", err, cerr)
-		}
-		return nil, fmt.Errorf("%w: handshake with %s: %w", ErrNotConnected, addr, err)
+	cerr := ctx.Err()
+	if cerr != nil && !errors.Is(err, cerr) {
+		err = fmt.Errorf("%w (%w)", err, cerr)
 	}
 	wrapped := fmt.Errorf("%w: handshake with %s: %w", ErrNotConnected, addr, err)
-	if identified {
+	if identified || cerr != nil {
 		return nil, wrapped
 	}
 	// go-nsq's Reason: nsqd's error frame as sent, or the error's text.
 	reason := err.Error()
 	var se *ServerError
 	if errors.As(err, &se) {
-		reason = strings.TrimPrefix(se.Error(), "nsqd: ")
+		reason = se.frame()
 	}
 	return nil, ErrIdentify{Reason: reason, err: wrapped}
 }

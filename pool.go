@@ -64,7 +64,7 @@ type ProducerPool struct {
 	stopping bool           // guarded by mu
 	slots    uint64         // guarded by mu: bit i, slot i is held by a node (in nodes or draining)
 	draining []*poolNode    // guarded by mu: removed nodes whose Producer is stopping
-	retired  nodeTotals     // guarded by mu: the counts of removed nodes once drained
+	retired  PoolStats      // guarded by mu: the summed counts of removed nodes once drained
 	changed  chan struct{}  // guarded by mu: closed and replaced when nodes changes or Stop begins
 	disc     *discovery     // guarded by mu: nil until ConnectToNSQLookupd
 	drains   sync.WaitGroup // drain goroutines of removed nodes

@@ -236,10 +236,10 @@ func (pp *ProducerPool) Stats() PoolStats {
 	for _, n := range pp.draining {
 		s.add(n.p.Stats())
 	}
-	s.Published += pp.retired.published
-	s.Rejected += pp.retired.rejected
-	s.NotSent += pp.retired.notSent
-	s.Unknown += pp.retired.unknown
+	s.Published += pp.retired.Published
+	s.Rejected += pp.retired.Rejected
+	s.NotSent += pp.retired.NotSent
+	s.Unknown += pp.retired.Unknown
 	pp.mu.Unlock()
 	return s
 }

@@ -16,11 +16,6 @@ type poolCounters struct {
 	added, removed, polls, errors atomic.Uint64
 }
 
-// nodeTotals are the final counts of the nodes removed and drained.
-type nodeTotals struct {
-	published, rejected, notSent, unknown uint64
-}
-
 // The node set.
 //
 // The rotation (pp.nodes) is a copy-on-write slice: readers (pick, submit,
@@ -126,10 +121,7 @@ func (pp *ProducerPool) drain(n *poolNode) {
 	defer pp.mu.Unlock()
 	pp.draining = slices.DeleteFunc(pp.draining, func(m *poolNode) bool { return m == n })
 	pp.slots &^= 1 << n.slot
-	pp.retired.published += st.Published
-	pp.retired.rejected += st.Rejected
-	pp.retired.notSent += st.NotSent
-	pp.retired.unknown += st.Unknown
+	pp.retired.add(st)
 }
 
 // setDiscovered makes the discovered part of the rotation match found: the

@@ -133,7 +133,8 @@ func (c *conn) writeBatch() error {
 			continue
 		}
 		cmd := &t.cmd
-		queued := int64(cmd.bodySize())
+		size := cmd.bodySize()
+		queued := int64(size)
 		if err := c.model.check(cmd); err != nil {
 			// Over a limit nsqd stated after it was queued: refused here,
 			// so that it costs no connection.
@@ -146,7 +147,7 @@ func (c *conn) writeBatch() error {
 			c.scratch = cmd.writeTo(c.bw, c.scratch)
 			continue
 		}
-		s := sent{t: t, wire: cmd.bodySize(), shape: shapeOf(cmd)}
+		s := sent{t: t, wire: size, shape: shapeOf(cmd)}
 		suspect := c.model.suspect(s.shape)
 		c.pulled, c.pulledBytes = c.pulled[:0], 0
 		if cmd.kind == cmdPUB && !t.solo && !suspect {
