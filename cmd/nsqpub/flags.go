@@ -42,32 +42,6 @@ func (s *stringList) Set(v string) error {
 	return nil
 }
 
-// producerOpts is the repeatable --producer-opt flag: each KEY,VALUE is
-// applied to cfg at once with Config.Set, as go-nsq's ConfigFlag does.
-type producerOpts struct {
-	cfg  *nsqpub.Config
-	seen []string
-}
-
-// String returns the options given so far.
-func (o *producerOpts) String() string { return strings.Join(o.seen, " ") }
-
-// Set applies "KEY,VALUE" (or "KEY" alone, meaning true) to the Config.
-func (o *producerOpts) Set(opt string) error {
-	key, value, ok := strings.Cut(opt, ",")
-	var err error
-	if ok {
-		err = o.cfg.Set(key, value)
-	} else {
-		err = o.cfg.Set(key, true)
-	}
-	if err != nil {
-		return err
-	}
-	o.seen = append(o.seen, opt)
-	return nil
-}
-
 // usage is the text -h prints before the flags.
 const usage = `Usage: nsqpub --topic=TOPIC --nsqd-tcp-address=HOST:PORT [flags] [FILE...]
 
@@ -109,7 +83,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		}
 		return nil
 	})
-	fs.Var(&producerOpts{cfg: cfg}, "producer-opt", "library option as `key,value`, passed to Config.Set (repeatable)")
+	fs.Var(&nsqpub.ConfigFlag{Config: cfg}, "producer-opt", "library option as `key,value`, passed to Config.Set (repeatable)")
 	version := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
 		io.WriteString(stderr, usage)
