@@ -229,10 +229,7 @@ func TestDiscoveryCluster(t *testing.T) {
 
 	topic := topicName(t)
 	l := &poolLoad{pp: pp, topic: topic, prefix: "d", total: 30000, async: 10000}
-	l.run()
-	if n, some := l.failures(); n > 0 {
-		t.Fatalf("%d publishes failed:%s", n, some)
-	}
+	l.mustRun(t)
 	spread := counts(t, topic, nodes...)
 	wantSpread(t, "30,000 over 3", spread, 30000)
 
@@ -246,10 +243,7 @@ func TestDiscoveryCluster(t *testing.T) {
 	}
 	topic4 := topic + ".four"
 	l = &poolLoad{pp: pp, topic: topic4, prefix: "f", total: 8000, async: 2000}
-	l.run()
-	if n, some := l.failures(); n > 0 {
-		t.Fatalf("%d publishes failed:%s", n, some)
-	}
+	l.mustRun(t)
 	four := counts(t, topic4, nodes...)
 	wantSpread(t, "8,000 over 4", four, 8000)
 
@@ -365,10 +359,7 @@ func TestDiscoveryTwoLookupds(t *testing.T) {
 	pp := discoveredPool(t, newLogRecords(), nil, a.HTTPAddr, "http://"+b.HTTPAddr)
 	topic := topicName(t)
 	l := &poolLoad{pp: pp, topic: topic, prefix: "u", total: 4000, async: 1000}
-	l.run()
-	if n, some := l.failures(); n > 0 {
-		t.Fatalf("%d publishes failed:%s", n, some)
-	}
+	l.mustRun(t)
 	wantSpread(t, "4,000 over the union", counts(t, topic, nodes...), 4000)
 	pp.Stop()
 	noPoolGoroutines(t)
@@ -435,10 +426,7 @@ func TestDiscoveryHostileLookupds(t *testing.T) {
 	}
 	topic := topicName(t)
 	l := &poolLoad{pp: pp, topic: topic, prefix: "h", total: 6000, async: 2000}
-	l.run()
-	if n, some := l.failures(); n > 0 {
-		t.Fatalf("%d publishes failed:%s", n, some)
-	}
+	l.mustRun(t)
 	wantSpread(t, "6,000 beside hostile nsqlookupds", counts(t, topic, nodes...), 6000)
 	for _, bad := range []string{html, wrong, huge, slow} {
 		waitEvents(t, logs, 4, "lookupd poll failed: keeping the nodes known", "lookupd", bad)

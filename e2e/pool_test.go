@@ -143,6 +143,15 @@ func (l *poolLoad) run() {
 	wg.Wait()
 }
 
+// mustRun runs the load and fails the test if any publish failed.
+func (l *poolLoad) mustRun(t testing.TB) {
+	t.Helper()
+	l.run()
+	if n, some := l.failures(); n > 0 {
+		t.Fatalf("%d publishes failed:%s", n, some)
+	}
+}
+
 // finish records the result of id.
 func (l *poolLoad) finish(id int, err error) {
 	l.end[id] = time.Now()

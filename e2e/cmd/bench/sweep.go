@@ -93,17 +93,7 @@ func (b *bench) goroutineChart(t int) (chart, bool) {
 		xLabel: "publishing goroutines (one Producer)", yLabel: "messages per second",
 		xLog: true, yLog: true, xTicks: floats(b.o.sweepG),
 	}
-	line := func(name string, dashed bool, k func(g int) key) {
-		s := series{name: name, dashed: dashed}
-		for _, g := range b.o.sweepG {
-			if kk := k(g); b.has(kk) {
-				s.points = append(s.points, point{float64(g), b.stat(kk, result.rate)})
-			}
-		}
-		if len(s.points) > 0 {
-			c.series = append(c.series, s)
-		}
-	}
+	line := func(name string, dashed bool, k func(g int) key) { b.addSeries(&c, name, dashed, b.o.sweepG, k) }
 	for _, lib := range b.o.libs {
 		line(lib+" Publish", false, func(g int) key { return key{"pubg", sweepSize, lib, t, "", g, partSweepG} })
 	}
@@ -127,15 +117,7 @@ func (b *bench) sizeChart(t int) (chart, bool) {
 		xLog: true, yLog: true, xTicks: floats(b.o.sweepSizes), xFmt: byteSize,
 	}
 	line := func(name string, dashed bool, k func(size int) key) {
-		s := series{name: name, dashed: dashed}
-		for _, size := range b.o.sweepSizes {
-			if kk := k(size); b.has(kk) {
-				s.points = append(s.points, point{float64(size), b.stat(kk, result.rate)})
-			}
-		}
-		if len(s.points) > 0 {
-			c.series = append(c.series, s)
-		}
+		b.addSeries(&c, name, dashed, b.o.sweepSizes, k)
 	}
 	for _, lib := range b.o.libs {
 		line(lib, false,
@@ -144,6 +126,20 @@ func (b *bench) sizeChart(t int) (chart, bool) {
 	line(fmt.Sprintf("ceiling: hand-framed MPUBs (≤ %d messages, ≤ 5 MiB) pipelined on one connection", batchSize), true,
 		func(size int) key { return key{refCeiling, size, libRef, t, "", 0, partSweepSize} })
 	return c, len(c.series) > 0
+}
+
+// addSeries adds to c the series of msg/s at each x of xs whose run k(x)
+// was measured; a series with no point is left out.
+func (b *bench) addSeries(c *chart, name string, dashed bool, xs []int, k func(x int) key) {
+	s := series{name: name, dashed: dashed}
+	for _, x := range xs {
+		if kk := k(x); b.has(kk) {
+			s.points = append(s.points, point{float64(x), b.stat(kk, result.rate)})
+		}
+	}
+	if len(s.points) > 0 {
+		c.series = append(c.series, s)
+	}
 }
 
 // chartNote is the line under every chart's title: -note and the settings.
